@@ -1,0 +1,1 @@
+"""The dataflow: milestone lines -> validated, deduplicated, per-exception state -> DuckDB."""

@@ -1,0 +1,124 @@
+"""Parse and validate raw lines against the contract; classify rejects.
+
+A line becomes either a :class:`Parsed` event or a :class:`Rejected` row with
+one machine-readable reason (``events.md``). When a line has several faults
+the most specific reason wins, in this order: ``invalid_json``,
+``unsupported_version``, ``unknown_event_type``, ``schema``,
+``naive_timestamp``, ``unknown_currency``. ``detail`` keeps every fault.
+Nothing here raises on input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+
+from fpi.config import Settings
+from fpi.contract import EVENT_ADAPTER, ExceptionOpened, MilestoneEvent, OrderReleased
+from fpi.timeutil import to_us
+
+_MAX_DETAIL = 500
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A valid event with where it came from."""
+
+    event: MilestoneEvent
+    raw: str
+    source: str
+    offset: int
+    seq: int
+    occurred_us: int
+    value_reporting: float | None
+    """``order_value`` in the reporting currency (opened / released events)."""
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A line that is kept, not applied, with the reason why."""
+
+    source: str
+    offset: int
+    raw: str
+    reason: str
+    detail: str
+    event_id: str | None
+    event_type: str | None
+
+
+def _peek(raw: bytes | str) -> tuple[str | None, str | None, object]:
+    """Best-effort ``event_id``, ``event_type`` and ``schema_version`` of a bad line."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if not isinstance(obj, dict):
+        return None, None, None
+    eid = obj.get("event_id")
+    et = obj.get("event_type")
+    return (
+        eid if isinstance(eid, str) else None,
+        et if isinstance(et, str) else None,
+        obj.get("schema_version"),
+    )
+
+
+def _major_is_not_one(version: object) -> bool:
+    if not isinstance(version, str):
+        return False
+    major = version.split(".", 1)[0]
+    return major.isdigit() and major != "1"
+
+
+def _reason(errors: list[dict[str, object]], version: object) -> str:
+    types = {str(e["type"]) for e in errors}
+    if "json_invalid" in types:
+        return "invalid_json"
+    if "unsupported_version" in types or _major_is_not_one(version):
+        return "unsupported_version"
+    if "union_tag_invalid" in types:
+        return "unknown_event_type"
+    if types <= {"timezone_aware"}:
+        return "naive_timestamp"
+    return "schema"
+
+
+def _detail(errors: list[dict[str, object]]) -> str:
+    parts = []
+    for e in errors:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if not str(x).startswith(("exception.", "order.")))  # type: ignore[union-attr]
+        parts.append(f"{loc or '<line>'}: {e.get('msg')}")
+    text = "; ".join(parts)
+    return text[:_MAX_DETAIL]
+
+
+def parse_line(
+    raw: bytes, source: str, offset: int, seq: int, settings: Settings
+) -> Parsed | Rejected | None:
+    """Validate one line. Blank lines give ``None`` (ignored, per events.md)."""
+    if not raw.strip():
+        return None
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        event = EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        eid, et, version = _peek(raw)
+        reason = _reason(errors, version)  # type: ignore[arg-type]
+        return Rejected(source, offset, text, reason, _detail(errors), eid, et)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - the flow never crashes on input
+        return Rejected(source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL],
+                        None, None)
+    value: float | None = None
+    if isinstance(event, ExceptionOpened | OrderReleased):
+        value = settings.to_reporting(event.order_value, event.currency)
+        if value is None:
+            return Rejected(
+                source, offset, text, "unknown_currency",
+                f"currency: no rate for {event.currency} in the configured rate table",
+                event.event_id, event.event_type,
+            )
+    return Parsed(event, text, source, offset, seq, to_us(event.occurred_at), value)

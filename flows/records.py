@@ -1,0 +1,280 @@
+"""What the dataflow hands to the DuckDB sink: row tuples grouped in a :class:`Delta`.
+
+Rows are plain tuples in the column order of the tables in ``fpi.db`` (times
+as integer microseconds, UTC); the sink turns them into columns in bulk.
+Every table is written idempotently by its natural key, so a delta can be
+written twice (at-least-once delivery) without changing anything.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+from fpi.config import Settings
+from fpi.contract import (
+    ExceptionAssigned,
+    ExceptionCancelled,
+    ExceptionEscalated,
+    ExceptionOpened,
+    ExceptionPaused,
+    ExceptionReopened,
+    ExceptionResolved,
+    ExceptionTouched,
+    OrderDelivered,
+    OrderInvoiced,
+    OrderReleased,
+    OrderShipped,
+)
+from fpi.timeutil import to_us
+
+from .lifecycle import Derived, Step, Version
+from .parse import Parsed, Rejected
+
+NO_CARRIER = "(none)"
+LANE_ARROW = "→"
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "event_type", "occurred_at", "effective_at", "exception_id", "order_id",
+    "source_system", "actor_id", "actor_kind", "schema_version", "owner_team",
+    "escalation_level", "detail", "source", "source_offset", "arrival_seq", "payload",
+    "ingested_at",
+)
+EXCEPTION_COLUMNS: tuple[str, ...] = (
+    "exception_id", "order_id", "category", "severity", "site", "origin", "destination",
+    "lane", "carrier", "customer_tier", "customer_id", "source_system", "order_value",
+    "currency", "order_value_reporting", "sla_target_hours", "sla_target_source",
+    "opened_at", "opened_event_id", "opened_seq", "status", "status_since",
+    "active_seconds_at_status", "owner_team", "manual_touches", "escalation_level",
+    "reopen_count", "resolved_at", "resolution_hours", "resolved_by_kind", "met_sla",
+    "first_touch_resolution", "auto_resolved", "cancelled_at", "last_event_at", "event_count",
+)
+VERSION_COLUMNS: tuple[str, ...] = (
+    "exception_id", "valid_from", "valid_to", "status", "owner_team", "manual_touches",
+    "escalation_level", "reopen_count", "active_seconds", "resolved_at", "resolved_by_kind",
+    "cancelled_at",
+)
+ORDER_EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "order_id", "event_type", "occurred_at", "arrival_seq", "source_system",
+    "site", "origin", "destination", "lane", "carrier", "customer_tier", "customer_id",
+    "order_value", "currency", "order_value_reporting", "promised_delivery_at", "lines",
+    "in_full", "invoice_id",
+)
+REJECTED_COLUMNS: tuple[str, ...] = (
+    "source", "source_offset", "raw", "reason", "detail", "event_id", "event_type",
+    "received_at",
+)
+DUPLICATE_COLUMNS: tuple[str, ...] = ("source", "source_offset", "event_id", "raw", "received_at")
+PENDING_COLUMNS: tuple[str, ...] = (
+    "event_id", "exception_id", "event_type", "occurred_at", "source", "source_offset",
+    "arrival_seq", "payload", "received_at",
+)
+
+TIME_COLUMNS: frozenset[str] = frozenset(
+    {
+        "occurred_at", "effective_at", "ingested_at", "opened_at", "status_since",
+        "resolved_at", "cancelled_at", "last_event_at", "valid_from", "valid_to",
+        "promised_delivery_at", "received_at",
+    }
+)
+
+
+def shard_of(key: str, shards: int) -> int:
+    """Stable shard of a key (same in every process, unlike ``hash``)."""
+    return zlib.crc32(key.encode("utf-8")) % shards
+
+
+@dataclass(slots=True)
+class Delta:
+    """A batch of idempotent writes. Later deltas supersede earlier ones per key."""
+
+    events: list[tuple[object, ...]] = field(default_factory=list)
+    order_events: list[tuple[object, ...]] = field(default_factory=list)
+    exceptions: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    versions: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
+    rejected: list[tuple[object, ...]] = field(default_factory=list)
+    duplicates: list[tuple[object, ...]] = field(default_factory=list)
+    pending_add: list[tuple[object, ...]] = field(default_factory=list)
+    pending_remove: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        """True when the delta writes nothing."""
+        return not (
+            self.events or self.order_events or self.exceptions or self.versions
+            or self.rejected or self.duplicates or self.pending_add or self.pending_remove
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedInfo:
+    """The static facts of an exception, from its ``exception.opened`` event."""
+
+    exception_id: str
+    order_id: str
+    category: str
+    severity: str
+    site: str
+    origin: str
+    destination: str
+    carrier: str
+    customer_tier: str
+    customer_id: str | None
+    source_system: str
+    order_value: float
+    currency: str
+    order_value_reporting: float
+    sla_target_hours: float
+    sla_target_source: str
+    opened_us: int
+    event_id: str
+    seq: int
+
+    @property
+    def lane(self) -> str:
+        """``origin→destination``."""
+        return f"{self.origin}{LANE_ARROW}{self.destination}"
+
+    @classmethod
+    def from_parsed(cls, p: Parsed, settings: Settings) -> OpenedInfo:
+        """Build from a validated opened event (its reporting value already converted)."""
+        ev = p.event
+        assert isinstance(ev, ExceptionOpened)
+        if ev.sla_target_hours is not None:
+            target, target_source = ev.sla_target_hours, "event"
+        else:
+            target, target_source = settings.sla.target_hours(ev.severity, ev.customer_tier), "policy"
+        return cls(
+            ev.exception_id, ev.order_id, ev.category, ev.severity, ev.site, ev.origin,
+            ev.destination, ev.carrier or NO_CARRIER, ev.customer_tier, ev.customer_id,
+            ev.source_system, ev.order_value, ev.currency, float(p.value_reporting or 0.0),
+            target, target_source, p.occurred_us, ev.event_id, p.seq,
+        )
+
+
+def step_of(p: Parsed) -> Step:
+    """Reduce a follow-up event to what the lifecycle needs."""
+    ev = p.event
+    value: str | int | None = None
+    if isinstance(ev, ExceptionAssigned):
+        value = ev.owner_team
+    elif isinstance(ev, ExceptionEscalated):
+        value = ev.level
+    return Step(p.occurred_us, p.seq, ev.event_type, ev.actor_kind == "human", value, ev.event_id)
+
+
+def _detail(p: Parsed) -> str | None:
+    ev = p.event
+    if isinstance(ev, ExceptionTouched):
+        return ev.action
+    if isinstance(ev, ExceptionResolved):
+        return ev.resolution_code
+    if isinstance(ev, ExceptionPaused | ExceptionReopened | ExceptionCancelled):
+        return ev.reason
+    if isinstance(ev, ExceptionEscalated):
+        return ev.to_team or ev.reason
+    if isinstance(ev, ExceptionAssigned):
+        return ev.assignee
+    if isinstance(ev, ExceptionOpened):
+        return ev.category
+    return None
+
+
+def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[object, ...]:
+    """An ``exception_events`` row (order events have no exception and no clamping)."""
+    ev = p.event
+    return (
+        ev.event_id, ev.event_type, p.occurred_us,
+        effective_us if effective_us is not None else p.occurred_us,
+        getattr(ev, "exception_id", None), getattr(ev, "order_id", None), ev.source_system,
+        ev.actor_id, ev.actor_kind, ev.schema_version,
+        ev.owner_team if isinstance(ev, ExceptionAssigned) else None,
+        ev.level if isinstance(ev, ExceptionEscalated) else None,
+        _detail(p), p.source, p.offset, p.seq, p.raw, ingested_us,
+    )
+
+
+def order_event_row(p: Parsed) -> tuple[object, ...]:
+    """An ``order_events`` row."""
+    ev = p.event
+    site = origin = destination = lane = tier = customer = currency = invoice = None
+    carrier: str | None = None
+    value = value_rep = None
+    promised: int | None = None
+    lines: int | None = None
+    in_full: bool | None = None
+    if isinstance(ev, OrderReleased):
+        site, origin, destination, tier = ev.site, ev.origin, ev.destination, ev.customer_tier
+        lane = f"{origin}{LANE_ARROW}{destination}"
+        carrier, customer, value, currency = ev.carrier or None, ev.customer_id, ev.order_value, ev.currency
+        value_rep, promised, lines = p.value_reporting, to_us(ev.promised_delivery_at), ev.lines
+    elif isinstance(ev, OrderShipped):
+        carrier = ev.carrier or None
+    elif isinstance(ev, OrderDelivered):
+        in_full = ev.in_full
+    elif isinstance(ev, OrderInvoiced):
+        invoice = ev.invoice_id
+    return (
+        ev.event_id, ev.order_id, ev.event_type, p.occurred_us, p.seq, ev.source_system,
+        site, origin, destination, lane, carrier, tier, customer, value, currency, value_rep,
+        promised, lines, in_full, invoice,
+    )
+
+
+def rejected_row(r: Rejected, received_us: int) -> tuple[object, ...]:
+    """A ``rejected_events`` row."""
+    return (r.source, r.offset, r.raw, r.reason, r.detail, r.event_id, r.event_type, received_us)
+
+
+def duplicate_row(p: Parsed, received_us: int) -> tuple[object, ...]:
+    """A ``duplicate_events`` row (the repeated line, keyed by where it was read)."""
+    return (p.source, p.offset, p.event.event_id, p.raw, received_us)
+
+
+def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
+    """A ``pending_events`` row: held until its ``exception.opened`` arrives."""
+    ev = p.event
+    return (
+        ev.event_id, getattr(ev, "exception_id", ""), ev.event_type, p.occurred_us, p.source,
+        p.offset, p.seq, p.raw, received_us,
+    )
+
+
+def exception_row(
+    info: OpenedInfo, derived: Derived, event_count: int, last_event_us: int
+) -> tuple[object, ...]:
+    """The ``exceptions`` row: static dimensions plus the final state."""
+    f = derived.final
+    target_us = info.sla_target_hours * 3_600_000_000
+    resolved = f.resolved_at_us is not None
+    resolution_hours = (f.resolved_at_us - info.opened_us) / 3_600_000_000 if resolved else None  # type: ignore[operator]
+    met = (f.active_us <= target_us) if resolved else None
+    ftr = (f.manual_touches <= 1 and f.reopen_count == 0) if resolved else None
+    auto = (f.manual_touches == 0 and not f.resolved_by_human) if resolved else None
+    return (
+        info.exception_id, info.order_id, info.category, info.severity, info.site, info.origin,
+        info.destination, info.lane, info.carrier, info.customer_tier, info.customer_id,
+        info.source_system, info.order_value, info.currency, info.order_value_reporting,
+        info.sla_target_hours, info.sla_target_source, info.opened_us, info.event_id, info.seq,
+        f.status, f.valid_from_us, f.active_us / 1_000_000, f.owner_team, f.manual_touches,
+        f.escalation_level, f.reopen_count, f.resolved_at_us, resolution_hours,
+        _kind(f.resolved_by_human), met, ftr, auto, f.cancelled_at_us, last_event_us, event_count,
+    )
+
+
+def _kind(human: bool | None) -> str | None:
+    if human is None:
+        return None
+    return "human" if human else "system"
+
+
+def version_rows(exception_id: str, versions: tuple[Version, ...]) -> list[tuple[object, ...]]:
+    """``exception_versions`` rows; ``valid_to`` is the next version's start (NULL: still)."""
+    rows: list[tuple[object, ...]] = []
+    for i, v in enumerate(versions):
+        valid_to = versions[i + 1].valid_from_us if i + 1 < len(versions) else None
+        rows.append((
+            exception_id, v.valid_from_us, valid_to, v.status, v.owner_team, v.manual_touches,
+            v.escalation_level, v.reopen_count, v.active_us / 1_000_000, v.resolved_at_us,
+            _kind(v.resolved_by_human), v.cancelled_at_us,
+        ))
+    return rows

@@ -1,0 +1,184 @@
+"""The DuckDB sink: one writer, micro-batches in one transaction, idempotent upserts.
+
+All deltas are routed to a single sink partition, so exactly one worker
+writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
+(later rows win per key), then written in one transaction:
+
+* ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id;
+* ``exception_versions``: delete-then-insert per exception (the full set);
+* ``rejected_events``, ``duplicate_events``: insert-or-ignore by (source, offset),
+  so a replayed line keeps its first ``received_at``;
+* ``pending_events``: insert-or-replace held events, delete applied ones.
+
+Writing the same delta twice therefore changes nothing. The file is opened
+per batch and closed after it, so read-only readers get in between batches;
+while a reader holds the file the writer waits (buffering, never dropping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from fpi.db import init_schema, open_write
+
+from .records import (
+    DUPLICATE_COLUMNS,
+    EVENT_COLUMNS,
+    EXCEPTION_COLUMNS,
+    ORDER_EVENT_COLUMNS,
+    PENDING_COLUMNS,
+    REJECTED_COLUMNS,
+    TIME_COLUMNS,
+    VERSION_COLUMNS,
+    Delta,
+)
+
+_STRICT_TYPES: dict[str, pl.DataType] = {
+    "source_offset": pl.Int64(),
+    "arrival_seq": pl.Int64(),
+    "opened_seq": pl.Int64(),
+    "escalation_level": pl.Int32(),
+    "manual_touches": pl.Int32(),
+    "reopen_count": pl.Int32(),
+    "event_count": pl.Int32(),
+    "lines": pl.Int32(),
+    "order_value": pl.Float64(),
+    "order_value_reporting": pl.Float64(),
+    "sla_target_hours": pl.Float64(),
+    "active_seconds": pl.Float64(),
+    "active_seconds_at_status": pl.Float64(),
+    "resolution_hours": pl.Float64(),
+    "met_sla": pl.Boolean(),
+    "first_touch_resolution": pl.Boolean(),
+    "auto_resolved": pl.Boolean(),
+    "in_full": pl.Boolean(),
+}
+
+
+def frame(columns: Sequence[str], rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
+    """Rows (tuples in ``columns`` order, times as UTC microseconds) -> typed frame."""
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    data: dict[str, pl.Series] = {}
+    for name, values in zip(columns, cols, strict=True):
+        if name in TIME_COLUMNS:
+            s = pl.Series(name, values, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+        else:
+            s = pl.Series(name, values, dtype=_STRICT_TYPES.get(name, pl.String()), strict=False)
+        data[name] = s
+    return pl.DataFrame(data)
+
+
+def merge(deltas: Sequence[Delta]) -> Delta:
+    """Fold deltas in order into one; later rows win per natural key."""
+    out = Delta()
+    events: dict[object, tuple[object, ...]] = {}
+    orders: dict[object, tuple[object, ...]] = {}
+    rejected: dict[tuple[object, object], tuple[object, ...]] = {}
+    duplicates: dict[tuple[object, object], tuple[object, ...]] = {}
+    pending: dict[str, tuple[object, ...] | None] = {}
+    for d in deltas:
+        for r in d.events:
+            events[r[0]] = r
+        for r in d.order_events:
+            orders[r[0]] = r
+        out.exceptions.update(d.exceptions)
+        out.versions.update(d.versions)
+        for r in d.rejected:
+            rejected.setdefault((r[0], r[1]), r)
+        for r in d.duplicates:
+            duplicates.setdefault((r[0], r[1]), r)
+        for r in d.pending_add:
+            pending[str(r[0])] = r
+        for eid in d.pending_remove:
+            pending[eid] = None
+    out.events = list(events.values())
+    out.order_events = list(orders.values())
+    out.rejected = list(rejected.values())
+    out.duplicates = list(duplicates.values())
+    out.pending_add = [r for r in pending.values() if r is not None]
+    out.pending_remove = [k for k, r in pending.items() if r is None]
+    return out
+
+
+def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
+    """Write one merged delta in the current transaction (idempotent)."""
+
+    def upsert(table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]],
+               verb: str = "INSERT OR REPLACE") -> None:
+        if not rows:
+            return
+        batch = frame(columns, rows)  # noqa: F841 - read by DuckDB's replacement scan
+        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM batch")
+
+    upsert("exception_events", EVENT_COLUMNS, d.events)
+    upsert("order_events", ORDER_EVENT_COLUMNS, d.order_events)
+    upsert("exceptions", EXCEPTION_COLUMNS, list(d.exceptions.values()))
+    if d.versions:
+        ids = pl.DataFrame({"exception_id": list(d.versions)})  # noqa: F841
+        con.execute(
+            "DELETE FROM exception_versions WHERE exception_id IN (SELECT exception_id FROM ids)"
+        )
+        upsert("exception_versions", VERSION_COLUMNS,
+               [r for rows in d.versions.values() for r in rows], verb="INSERT")
+    upsert("rejected_events", REJECTED_COLUMNS, d.rejected, verb="INSERT OR IGNORE")
+    upsert("duplicate_events", DUPLICATE_COLUMNS, d.duplicates, verb="INSERT OR IGNORE")
+    if d.pending_remove:
+        gone = pl.DataFrame({"event_id": d.pending_remove})  # noqa: F841
+        con.execute("DELETE FROM pending_events WHERE event_id IN (SELECT event_id FROM gone)")
+    upsert("pending_events", PENDING_COLUMNS, d.pending_add)
+
+
+def write_deltas(path: Path, deltas: Sequence[Delta]) -> None:
+    """Open ``path``, write ``deltas`` in one transaction, close."""
+    merged = merge(deltas)
+    if merged.is_empty():
+        return
+    with open_write(path) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            write_delta(con, merged)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def ensure_database(path: Path) -> None:
+    """Create the file and every table if missing (idempotent)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open_write(path) as con:
+        init_schema(con)
+
+
+class _Partition(StatefulSinkPartition[list[Delta], None]):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def write_batch(self, values: list[list[Delta]]) -> None:
+        write_deltas(self._path, [d for batch in values for d in batch])
+
+    def snapshot(self) -> None:
+        return None
+
+
+class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
+    """Single-partition sink writing micro-batches of deltas to a DuckDB file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def list_parts(self) -> list[str]:
+        return ["duckdb"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: None
+    ) -> _Partition:
+        return _Partition(self._path)

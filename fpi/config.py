@@ -1,0 +1,109 @@
+"""Configuration: one frozen settings object, passed in explicitly.
+
+The SLA policy and the currency rate table are configuration, not code
+(kpis.md). Defaults live in ``default_config.toml`` beside this module; a user
+file given with ``--config`` (or ``FPI_CONFIG``) replaces the sections it names.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+CUSTOMER_TIERS: tuple[str, ...] = ("strategic", "key", "standard")
+
+
+class SlaPolicy(BaseModel):
+    """SLA target policy: ``base_hours[severity] * tier_factor[customer_tier]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_hours: dict[str, float]
+    tier_factor: dict[str, float]
+
+    @field_validator("base_hours")
+    @classmethod
+    def _all_severities(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = [s for s in SEVERITIES if s not in v]
+        if missing or any(h <= 0 for h in v.values()):
+            raise ValueError(f"base_hours needs a positive value for each of {SEVERITIES}")
+        return v
+
+    @field_validator("tier_factor")
+    @classmethod
+    def _all_tiers(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = [t for t in CUSTOMER_TIERS if t not in v]
+        if missing or any(f <= 0 for f in v.values()):
+            raise ValueError(f"tier_factor needs a positive value for each of {CUSTOMER_TIERS}")
+        return v
+
+    def target_hours(self, severity: str, customer_tier: str) -> float:
+        """Policy target in hours for a severity and customer tier."""
+        return self.base_hours[severity] * self.tier_factor[customer_tier]
+
+
+class Settings(BaseModel):
+    """Everything configurable about how events become numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reporting_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    sla: SlaPolicy
+    rates: dict[str, float]
+
+    @field_validator("rates")
+    @classmethod
+    def _positive_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [c for c, r in v.items() if r <= 0 or len(c) != 3 or not c.isupper()]
+        if bad:
+            raise ValueError(f"rates must be positive and keyed by ISO 4217 codes: {bad}")
+        return v
+
+    def to_reporting(self, amount: float, currency: str) -> float | None:
+        """Convert ``amount`` in ``currency`` to the reporting currency (None: no rate)."""
+        if currency == self.reporting_currency:
+            return amount
+        rate = self.rates.get(currency)
+        return None if rate is None else amount * rate
+
+
+def _default_dict() -> dict[str, Any]:
+    text = resources.files("fpi").joinpath("default_config.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load settings: defaults, overlaid section by section with ``path`` if given.
+
+    ``path`` defaults to the ``FPI_CONFIG`` environment variable when unset.
+    Raises ``FileNotFoundError`` or ``ValueError`` with a readable message.
+    """
+    data = _default_dict()
+    chosen = path if path is not None else os.environ.get("FPI_CONFIG") or None
+    if chosen is not None:
+        p = Path(chosen)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        user = tomllib.loads(p.read_text("utf-8"))
+        for key, value in user.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "rates":
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+    rates = dict(data.get("rates", {}))
+    rates.setdefault(data["reporting_currency"], 1.0)
+    data["rates"] = rates
+    return Settings.model_validate(data)
+
+
+@lru_cache(maxsize=1)
+def builtin_settings() -> Settings:
+    """The shipped defaults alone (ignores ``FPI_CONFIG``); cached."""
+    return Settings.model_validate(_default_dict())

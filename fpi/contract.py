@@ -1,0 +1,239 @@
+"""Milestone event contract, version 1 (``shared/spec/events.md``) as pydantic v2 models.
+
+One model per ``event_type``, joined in a discriminated union on ``event_type``.
+Validation is strict (no string-to-number coercion, integers for ``level`` and
+``lines``, booleans for ``in_full``), timestamps must carry a UTC offset, and
+unknown extra fields are ignored (forward-compatible minor versions).
+
+Rules that need configuration (the currency rate table) or state (duplicates,
+``duplicate_open``) are applied later, in ``flows``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?$")
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Severity = Literal["low", "medium", "high", "critical"]
+CustomerTier = Literal["strategic", "key", "standard"]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Actor(BaseModel):
+    """Who did it. ``kind`` decides whether a touch is a *manual* touch."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    id: NonEmpty
+    kind: Literal["human", "system"]
+
+
+class Envelope(BaseModel):
+    """Fields on every event."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: Id
+    occurred_at: AwareDatetime
+    source_system: NonEmpty
+    schema_version: str
+    actor: Actor | None = None
+
+    @field_validator("schema_version")
+    @classmethod
+    def _major_one(cls, v: str) -> str:
+        m = _VERSION.match(v)
+        if m is None:
+            raise ValueError('schema_version must be "1" or "1.<minor>"')
+        if m.group(1) != "1":
+            raise PydanticCustomError(
+                "unsupported_version", "unsupported schema_version {v}", {"v": v}
+            )
+        return v
+
+    @property
+    def actor_id(self) -> str:
+        """Actor id; a missing actor means the source system."""
+        return self.actor.id if self.actor is not None else self.source_system
+
+    @property
+    def actor_kind(self) -> str:
+        """``human`` or ``system``; a missing actor means ``system``."""
+        return self.actor.kind if self.actor is not None else "system"
+
+
+class ExceptionEvent(Envelope):
+    """An event of an exception's lifecycle."""
+
+    exception_id: Id
+
+
+class ExceptionOpened(ExceptionEvent):
+    event_type: Literal["exception.opened"]
+    order_id: Id
+    category: Category
+    severity: Severity
+    site: NonEmpty
+    origin: NonEmpty
+    destination: NonEmpty
+    customer_tier: CustomerTier
+    order_value: Money
+    currency: Currency
+    carrier: str | None = None
+    customer_id: str | None = None
+    sla_target_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    detected_by: str | None = None
+
+
+class ExceptionAssigned(ExceptionEvent):
+    event_type: Literal["exception.assigned"]
+    owner_team: NonEmpty
+    assignee: str | None = None
+
+
+class ExceptionTouched(ExceptionEvent):
+    event_type: Literal["exception.touched"]
+    action: NonEmpty
+    note: str | None = None
+
+
+class ExceptionEscalated(ExceptionEvent):
+    event_type: Literal["exception.escalated"]
+    level: Annotated[int, Field(ge=1)]
+    to_team: str | None = None
+    reason: str | None = None
+
+
+class ExceptionPaused(ExceptionEvent):
+    event_type: Literal["exception.paused"]
+    reason: NonEmpty
+
+
+class ExceptionResumed(ExceptionEvent):
+    event_type: Literal["exception.resumed"]
+
+
+class ExceptionResolved(ExceptionEvent):
+    event_type: Literal["exception.resolved"]
+    resolution_code: NonEmpty
+
+
+class ExceptionReopened(ExceptionEvent):
+    event_type: Literal["exception.reopened"]
+    reason: str | None = None
+
+
+class ExceptionCancelled(ExceptionEvent):
+    event_type: Literal["exception.cancelled"]
+    reason: str | None = None
+
+
+class OrderEvent(Envelope):
+    """An order milestone."""
+
+    order_id: Id
+
+
+class OrderReleased(OrderEvent):
+    event_type: Literal["order.released"]
+    site: NonEmpty
+    origin: NonEmpty
+    destination: NonEmpty
+    customer_tier: CustomerTier
+    order_value: Money
+    currency: Currency
+    promised_delivery_at: AwareDatetime
+    carrier: str | None = None
+    customer_id: str | None = None
+    lines: Annotated[int, Field(ge=1)] | None = None
+
+
+class OrderShipped(OrderEvent):
+    event_type: Literal["order.shipped"]
+    carrier: str | None = None
+
+
+class OrderDelivered(OrderEvent):
+    event_type: Literal["order.delivered"]
+    in_full: bool
+
+
+class OrderInvoiced(OrderEvent):
+    event_type: Literal["order.invoiced"]
+    invoice_id: str | None = None
+
+
+MilestoneEvent = Annotated[
+    ExceptionOpened
+    | ExceptionAssigned
+    | ExceptionTouched
+    | ExceptionEscalated
+    | ExceptionPaused
+    | ExceptionResumed
+    | ExceptionResolved
+    | ExceptionReopened
+    | ExceptionCancelled
+    | OrderReleased
+    | OrderShipped
+    | OrderDelivered
+    | OrderInvoiced,
+    Field(discriminator="event_type"),
+]
+"""Any contract-v1 event, chosen by ``event_type``."""
+
+EVENT_ADAPTER: TypeAdapter[MilestoneEvent] = TypeAdapter(MilestoneEvent)
+
+EXCEPTION_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "exception.opened",
+        "exception.assigned",
+        "exception.touched",
+        "exception.escalated",
+        "exception.paused",
+        "exception.resumed",
+        "exception.resolved",
+        "exception.reopened",
+        "exception.cancelled",
+    }
+)
+ORDER_EVENT_TYPES: frozenset[str] = frozenset(
+    {"order.released", "order.shipped", "order.delivered", "order.invoiced"}
+)
+
+REJECT_REASONS: tuple[str, ...] = (
+    "invalid_json",
+    "schema",
+    "unknown_event_type",
+    "unsupported_version",
+    "naive_timestamp",
+    "unknown_currency",
+    "duplicate_open",
+)
+"""Machine-readable reasons a line is rejected (events.md)."""
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of one event (for partner onboarding: ``fpi schema``)."""
+    schema = EVENT_ADAPTER.json_schema()
+    schema["title"] = "fpi milestone event, contract version 1"
+    schema["description"] = (
+        "One JSON object per event (JSON Lines in files; the Kafka message value). "
+        "Unknown extra fields are ignored."
+    )
+    return schema

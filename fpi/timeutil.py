@@ -1,0 +1,68 @@
+"""Time helpers. Everything inside fpi is timezone-aware UTC.
+
+Internally event times are integers: microseconds since the Unix epoch, UTC
+(exact, cheap to sort and subtract). Nothing here reads the wall clock; a
+``Clock`` is passed to the code that needs "now".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+US_PER_S = 1_000_000
+US_PER_H = 3_600_000_000
+
+Clock = Callable[[], datetime]
+"""A source of the current time (aware UTC). Production passes ``system_clock``."""
+
+
+def system_clock() -> datetime:
+    """The wall clock, aware UTC. Only entry points pass this in."""
+    return datetime.now(UTC)
+
+
+def to_us(dt: datetime) -> int:
+    """Aware datetime -> microseconds since the epoch (exact). Naive input is an error."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("naive datetime: a UTC offset is required")
+    return (dt - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    """Microseconds since the epoch -> aware UTC datetime."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+def iso_z(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z`` suffix (``None`` stays ``None``)."""
+    if dt is None:
+        return None
+    s = dt.astimezone(UTC).isoformat()
+    return s.replace("+00:00", "Z")
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 time given by a user (command line, dashboard URL).
+
+    ``Z`` or an explicit offset is required; a bare date ``YYYY-MM-DD`` means
+    midnight UTC of that day. Raises ``ValueError`` with a readable message.
+    """
+    t = text.strip()
+    if _DATE_ONLY.match(t):
+        return datetime.fromisoformat(t).replace(tzinfo=UTC)
+    try:
+        dt = datetime.fromisoformat(t.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"not an RFC 3339 time: {text!r} (example: 2026-05-04T12:00:00Z)"
+        ) from None
+    if dt.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset (add Z or +hh:mm)")
+    return dt.astimezone(UTC)
