@@ -20,8 +20,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 
 from fpi.config import Settings
-from fpi.db import DatabaseError, open_write
+from fpi.db import DatabaseError, fetch_row, open_write
 from fpi.timeutil import Clock
+
+from metrics.query import quality
 
 from .dataflow import DEFAULT_SHARDS, build_flow
 from .rehydrate import load_prior
@@ -75,14 +77,10 @@ class PreparedRun:
 def counts(db: Path) -> Counts:
     """Data-quality totals of ``db``."""
     with open_write(db) as con:
-        row = con.execute(
-            """SELECT (SELECT count(*) FROM exception_events),
-                      (SELECT count(*) FROM duplicate_events),
-                      (SELECT count(*) FROM rejected_events),
-                      (SELECT count(*) FROM pending_events)"""
-        ).fetchone()
-    assert row is not None
-    return Counts(*row)
+        q = quality(con)
+    return Counts(
+        q["accepted_events"], q["duplicate_events"], q["rejected_events"], q["pending_events"]
+    )
 
 
 @contextmanager
@@ -112,8 +110,7 @@ def prepare_run(
     ensure_database(db)
     prior = load_prior(db, settings, shards)
     with open_write(db) as con:
-        row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs").fetchone()
-        run_id = int(row[0]) if row else 1
+        run_id = int(fetch_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs")[0])  # type: ignore[call-overload]
         con.execute(
             "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, NULL, 'running')",
             [run_id, clock(), "\n".join(str(f) for f in files)],

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 SCHEMA_VERSION = "1"
 
@@ -273,3 +274,20 @@ def open_read(
         yield con
     finally:
         con.close()
+
+
+def fetch_pl(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+) -> pl.DataFrame:
+    """Run a parameterised query and return a polars DataFrame (times in UTC)."""
+    return con.sql(sql, params=params or {}).pl()
+
+
+def fetch_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | dict[str, object] | None = None
+) -> tuple[object, ...]:
+    """The first row of a query, with the result fully consumed (DuckDB 2 needs that)."""
+    rows = con.execute(sql, params or []).fetchall()
+    if not rows:
+        raise DatabaseError(f"query returned no row: {sql[:60]}")
+    return tuple(rows[0])

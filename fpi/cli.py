@@ -1,0 +1,272 @@
+"""The ``fpi`` command line (``shared/spec/interface.md``).
+
+Errors are one line on stderr (``fpi: error: ...``) with exit code 2 for a
+wrong argument and 1 for a problem found while running (missing file, locked
+or missing database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from .config import Settings, load_settings
+from .db import DatabaseError, open_read
+from .output import FORMATS, render
+from .timeutil import parse_time, system_clock
+
+
+class UsageError(ValueError):
+    """A wrong argument: exit code 2."""
+
+
+def _time(text: str | None, flag: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.ingest import ingest
+    from flows.sources import Progress
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths]
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"input not found: {p}")
+    show = sys.stderr.isatty() and not args.quiet
+    bar = None
+    if show:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        bar = Bar(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[lines]:,} lines"), TimeElapsedColumn(),
+                  transient=True)
+        bar.start()
+        task = bar.add_task("ingest", total=None, lines=0)
+
+    def on_progress(p: Progress, total: int | None) -> None:
+        if bar is not None:
+            bar.update(task, completed=p.bytes_read, total=total, lines=p.lines_read)
+
+    try:
+        summary = ingest(paths, Path(args.db), settings, system_clock,
+                         on_progress=on_progress if show else None)
+    finally:
+        if bar is not None:
+            bar.stop()
+    print(summary.line())
+    return 0
+
+
+def _where(args: argparse.Namespace) -> dict[str, list[str]]:
+    from metrics.dimensions import parse_where
+
+    try:
+        return parse_where(args.where)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _dim(name: str | None) -> str | None:
+    from metrics.dimensions import dimension
+
+    if name is None:
+        return None
+    try:
+        return dimension(name).name
+    except ValueError as exc:
+        raise UsageError(f"--by: {exc}") from None
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from metrics.query import kpis
+
+    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
+    by, where = _dim(args.by), _where(args)
+    with open_read(args.db) as con:
+        try:
+            df = kpis(con, as_of, start, by=by, where=where)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    print(render(df, args.format, title="fpi KPIs"))
+    return 0
+
+
+def cmd_bottlenecks(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from metrics.bottlenecks import bottlenecks
+    from metrics.query import window
+
+    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
+    by, where = _dim(args.by), _where(args)
+    assert by is not None
+    if args.top is not None and args.top < 1:
+        raise UsageError("--top must be at least 1")
+    with open_read(args.db) as con:
+        try:
+            win = window(con, as_of, start)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        df = pl.DataFrame() if win is None else bottlenecks(con, win, by, where=where, top=args.top)
+    print(render(df, args.format, title=f"Bottlenecks by {by}"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
+    out = Path(args.out)
+    with open_read(args.db) as con:
+        try:
+            write_report(con, out, as_of, start, generated_at=system_clock())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    print(f"report written to {out}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sample_streams.generator import GeneratorConfig, write_stream
+
+    start = _time(args.start, "--start") or GeneratorConfig.__dataclass_fields__["start"].default
+    if args.days <= 0 or args.lines_per_day <= 0:
+        raise UsageError("--days and --lines-per-day must be positive")
+    cfg = GeneratorConfig(
+        start=start,  # type: ignore[arg-type]
+        days=args.days, lines_per_day=args.lines_per_day, seed=args.seed, mess=not args.clean,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = write_stream(out, cfg)
+    print(f"wrote {out}: {summary}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .contract import json_schema
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.launch import launch
+
+    db = Path(args.db)
+    if not db.is_file():
+        raise DatabaseError(f"database not found: {db} (run `fpi ingest ... --db {db}` first)")
+    return launch(db, port=args.port, headless=args.headless, refresh_seconds=args.refresh)
+
+
+def _period_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", dest="as_of", metavar="T",
+                   help="stock KPIs as of T, RFC 3339 (default: the data clock)")
+    p.add_argument("--from", dest="from_", metavar="T1",
+                   help="flow KPIs over [T1, T) (default: T - 7 days)")
+    p.add_argument("--where", action="append", metavar="DIM=VALUE",
+                   help="filter; repeat for more (same DIM twice = either value)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    ap = argparse.ArgumentParser(
+        prog="fpi", description="Fulfillment exception process intelligence."
+    )
+    ap.add_argument("--config", metavar="FILE",
+                    help="TOML settings (SLA policy, currency rates); default: built in")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="run the dataflow over JSON Lines files/folders into DuckDB")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--db", required=True)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("kpis", help="print the KPIs of kpis.md")
+    p.add_argument("--db", required=True)
+    p.add_argument("--by", metavar="DIM", help="one row per group of this dimension")
+    _period_args(p)
+    p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser("bottlenecks", help="groups ranked by SLA overrun hours")
+    p.add_argument("--db", required=True)
+    p.add_argument("--by", metavar="DIM", required=True)
+    p.add_argument("--top", type=int, metavar="N")
+    _period_args(p)
+    p.set_defaults(func=cmd_bottlenecks)
+
+    p = sub.add_parser("report", help="export a KPI report (.md, .html, .json, .csv)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--as-of", dest="as_of", metavar="T")
+    p.add_argument("--from", dest="from_", metavar="T1")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("dashboard", help="start the dashboard")
+    p.add_argument("--db", required=True)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument("--refresh", type=float, default=30.0, metavar="SECONDS",
+                   help="auto-refresh interval (0: off)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("generate", help="write a synthetic milestone stream")
+    p.add_argument("--out", required=True, metavar="FILE", help=".jsonl or .jsonl.gz")
+    p.add_argument("--days", type=float, default=3.0)
+    p.add_argument("--lines-per-day", dest="lines_per_day", type=int, default=60_000,
+                   help="order lines per day (scale knob; default 60,000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", metavar="T", help="first day, RFC 3339 (default 2026-05-04Z)")
+    p.add_argument("--clean", action="store_true", help="no duplicates, disorder or bad lines")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the event contract")
+    p.set_defaults(func=cmd_schema)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fpi`` command."""
+    ap = parser()
+    args = ap.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"fpi: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, DatabaseError, ValueError) as exc:
+        print(f"fpi: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fpi: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
