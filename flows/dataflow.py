@@ -2,18 +2,19 @@
 
 ```
 read (Chunk of lines) ─► parse ─┬─► rejected rows ───────────────────────────────┐
-                                └─► route by event_id ─► dedupe ─┬─► duplicates ──┤
-                                        (shards dN)              ├─► order events ┤
+                                └─► dedupe by event_id ──────────┬─► duplicates ──┤
+                                        (one key, keeps order)   ├─► order events ┤
                                                                  └─► route by     │
                                       exception_id ─► lifecycle (shards xN) ──────┤
                                                                                   ▼
                                           merge ─► key "db" ─► collect (≤1 s) ─► sink
 ```
 
-Work travels in chunks, so Bytewax's per-item cost is paid per chunk. Both
-stateful steps are keyed by a *shard* (``crc32(key) % shards``), so the flow
-spreads over workers while each event id / exception id always lands on the
-same shard. All deltas are keyed ``"db"`` so exactly one sink partition (one
+Work travels in chunks, so Bytewax's per-item cost is paid per chunk. Dedupe
+runs under one key, which keeps arrival order into the lifecycle step (so "the
+first ``exception.opened`` to arrive wins" holds). The lifecycle step is keyed by
+a *shard* (``crc32(exception_id) % shards``), so it spreads over workers while
+each exception always lands on the same shard. All deltas are keyed ``"db"`` so exactly one sink partition (one
 worker) writes DuckDB.
 
 Production: ``fpi ingest`` (files) passes :class:`flows.sources.JsonLinesSource`
@@ -52,7 +53,7 @@ class PriorState:
     """State rebuilt from DuckDB before a run (empty for a new database)."""
 
     shards: int = DEFAULT_SHARDS
-    dedupe: dict[int, Deduper] = field(default_factory=dict)
+    dedupe: Deduper = field(default_factory=Deduper)
     exceptions: dict[int, ExceptionShard] = field(default_factory=dict)
 
 
@@ -80,8 +81,9 @@ def _parse_chunk(chunk: Chunk, settings: Settings, clock: Clock) -> _Parsed:
     return _Parsed(events, rejected, received_us)
 
 
-def _route(items: list[Parsed], key_of: str, shards: int, prefix: str, received_us: int
-           ) -> list[tuple[str, tuple[int, list[Parsed], int]]]:
+def _route(
+    items: list[Parsed], key_of: str, shards: int, prefix: str, received_us: int
+) -> list[tuple[str, tuple[int, list[Parsed], int]]]:
     parts: dict[int, list[Parsed]] = {}
     for p in items:
         k = shard_of(getattr(p.event, key_of), shards)
@@ -112,28 +114,34 @@ def build_flow(
     parsed = op.map("parse", chunks, lambda c: _parse_chunk(c, settings, clock))
 
     rejects: Stream[Delta] = op.filter_map(
-        "rejects", parsed,
-        lambda pc: Delta(rejected=[rejected_row(r, pc.received_us) for r in pc.rejected])
-        if pc.rejected else None,
+        "rejects",
+        parsed,
+        lambda pc: (
+            Delta(rejected=[rejected_row(r, pc.received_us) for r in pc.rejected])
+            if pc.rejected
+            else None
+        ),
     )
 
-    by_event_id = op.flat_map(
-        "route_event_id", parsed,
-        lambda pc: _route(pc.events, "event_id", shards, "d", pc.received_us),
+    # One dedupe key: it keeps arrival order into the lifecycle step (the first
+    # `exception.opened` to arrive wins) and costs one dict lookup per event.
+    by_event_id = op.filter_map(
+        "route_event_id",
+        parsed,
+        lambda pc: ("dedupe", (0, pc.events, pc.received_us)) if pc.events else None,
     )
 
-    def dedupe(state: Deduper | None, value: tuple[int, list[Parsed], int]
-               ) -> tuple[Deduper, tuple[list[Parsed], Delta, int]]:
-        shard, batch, received_us = value
+    def dedupe(
+        state: Deduper | None, value: tuple[int, list[Parsed], int]
+    ) -> tuple[Deduper, tuple[list[Parsed], Delta, int]]:
+        _, batch, received_us = value
         if state is None:
-            state = prior.dedupe.pop(shard, None) or Deduper()
+            state = prior.dedupe
         fresh, dups = state.apply(batch, received_us)
         return state, (fresh, Delta(duplicates=dups), received_us)
 
     deduped = op.key_rm("dedupe_unkey", op.stateful_map("dedupe", by_event_id, dedupe))
-    duplicates = op.filter_map(
-        "duplicates", deduped, lambda v: v[1] if v[1].duplicates else None
-    )
+    duplicates = op.filter_map("duplicates", deduped, lambda v: v[1] if v[1].duplicates else None)
 
     def order_delta(v: tuple[list[Parsed], Delta, int]) -> Delta | None:
         fresh, _, received_us = v
@@ -147,21 +155,28 @@ def build_flow(
 
     orders = op.filter_map("orders", deduped, order_delta)
     by_exception = op.flat_map(
-        "route_exception_id", deduped,
+        "route_exception_id",
+        deduped,
         lambda v: _route(
             [p for p in v[0] if p.event.event_type not in ORDER_EVENT_TYPES],
-            "exception_id", shards, "x", v[2],
+            "exception_id",
+            shards,
+            "x",
+            v[2],
         ),
     )
 
-    def lifecycle(state: ExceptionShard | None, value: tuple[int, list[Parsed], int]
-                  ) -> tuple[ExceptionShard, Delta]:
+    def lifecycle(
+        state: ExceptionShard | None, value: tuple[int, list[Parsed], int]
+    ) -> tuple[ExceptionShard, Delta]:
         shard, batch, received_us = value
         if state is None:
             state = prior.exceptions.pop(shard, None) or ExceptionShard()
         return state, state.apply(batch, settings, received_us)
 
-    lifecycle_out = op.key_rm("lifecycle_unkey", op.stateful_map("lifecycle", by_exception, lifecycle))
+    lifecycle_out = op.key_rm(
+        "lifecycle_unkey", op.stateful_map("lifecycle", by_exception, lifecycle)
+    )
     merged = op.merge("merge", rejects, duplicates, orders, lifecycle_out)
     nonempty = op.filter("nonempty", merged, lambda d: not d.is_empty())
     keyed = op.key_on("to_db", nonempty, lambda _d: "db")

@@ -51,10 +51,13 @@ class ExceptionShard:
             if p.event.event_type == OPENED:
                 if xid in self.opened:
                     reject = Rejected(
-                        p.source, p.offset, p.raw, "duplicate_open",
-                        f"exception {xid} was already opened by event "
-                        f"{self.opened[xid].event_id}",
-                        p.event.event_id, p.event.event_type,
+                        p.source,
+                        p.offset,
+                        p.raw,
+                        "duplicate_open",
+                        f"exception {xid} was already opened by event {self.opened[xid].event_id}",
+                        p.event.event_id,
+                        p.event.event_type,
                     )
                     delta.rejected.append(rejected_row(reject, received_us))
                     continue

@@ -22,7 +22,6 @@ from bytewax.testing import run_main
 from fpi.config import Settings
 from fpi.db import DatabaseError, fetch_row, open_write
 from fpi.timeutil import Clock
-
 from metrics.query import quality
 
 from .dataflow import DEFAULT_SHARDS, build_flow
@@ -102,8 +101,13 @@ def writer_lock(db: Path) -> Iterator[None]:
 
 
 def prepare_run(
-    inputs: list[Path], db: Path, settings: Settings, clock: Clock,
-    *, shards: int = DEFAULT_SHARDS, chunk_lines: int = 2000,
+    inputs: list[Path],
+    db: Path,
+    settings: Settings,
+    clock: Clock,
+    *,
+    shards: int = DEFAULT_SHARDS,
+    chunk_lines: int = 2000,
 ) -> PreparedRun:
     """Create the database if needed, rebuild state from it and build the flow."""
     files = expand_paths(inputs)
@@ -122,8 +126,12 @@ def prepare_run(
 
 
 def ingest(
-    inputs: list[Path], db: Path, settings: Settings, clock: Clock,
-    *, on_progress: Callable[[Progress, int | None], None] | None = None,
+    inputs: list[Path],
+    db: Path,
+    settings: Settings,
+    clock: Clock,
+    *,
+    on_progress: Callable[[Progress, int | None], None] | None = None,
     shards: int = DEFAULT_SHARDS,
 ) -> IngestSummary:
     """Run the dataflow over ``inputs`` into ``db`` to the end.
@@ -139,8 +147,10 @@ def ingest(
         else:
             before = Counts(0, 0, 0, 0)
         run = prepare_run(inputs, db, settings, clock, shards=shards)
-        total = None if any(f.name.endswith(".gz") for f in run.files) else sum(
-            f.stat().st_size for f in run.files
+        total = (
+            None
+            if any(f.name.endswith(".gz") for f in run.files)
+            else sum(f.stat().st_size for f in run.files)
         )
         stop = threading.Event()
         ticker: threading.Thread | None = None

@@ -122,8 +122,16 @@ def derive(opened_us: int, steps: list[Step]) -> Derived:
 
     def snapshot(t: int) -> Version:
         return Version(
-            t, status, owner, touches, level, reopens, active,
-            resolved_at, resolved_by_human, cancelled_at,
+            t,
+            status,
+            owner,
+            touches,
+            level,
+            reopens,
+            active,
+            resolved_at,
+            resolved_by_human,
+            cancelled_at,
         )
 
     versions.append(snapshot(opened_us))
@@ -163,6 +171,8 @@ def derive(opened_us: int, steps: list[Step]) -> Derived:
             if status != CANCELLED:
                 status = CANCELLED
                 cancelled_at = t
+                resolved_at = None
+                resolved_by_human = None
         version = snapshot(t)
         if version.valid_from_us == versions[-1].valid_from_us:
             versions[-1] = version

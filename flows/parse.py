@@ -89,7 +89,9 @@ def _reason(errors: list[dict[str, object]], version: object) -> str:
 def _detail(errors: list[dict[str, object]]) -> str:
     parts = []
     for e in errors:
-        loc = ".".join(str(x) for x in e.get("loc", ()) if not str(x).startswith(("exception.", "order.")))  # type: ignore[union-attr]
+        loc = ".".join(
+            str(x) for x in e.get("loc", ()) if not str(x).startswith(("exception.", "order."))
+        )  # type: ignore[union-attr]
         parts.append(f"{loc or '<line>'}: {e.get('msg')}")
     text = "; ".join(parts)
     return text[:_MAX_DETAIL]
@@ -110,15 +112,20 @@ def parse_line(
         reason = _reason(errors, version)  # type: ignore[arg-type]
         return Rejected(source, offset, text, reason, _detail(errors), eid, et)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - the flow never crashes on input
-        return Rejected(source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL],
-                        None, None)
+        return Rejected(
+            source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL], None, None
+        )
     value: float | None = None
     if isinstance(event, ExceptionOpened | OrderReleased):
         value = settings.to_reporting(event.order_value, event.currency)
         if value is None:
             return Rejected(
-                source, offset, text, "unknown_currency",
+                source,
+                offset,
+                text,
+                "unknown_currency",
                 f"currency: no rate for {event.currency} in the configured rate table",
-                event.event_id, event.event_type,
+                event.event_id,
+                event.event_type,
             )
     return Parsed(event, text, source, offset, seq, to_us(event.occurred_at), value)

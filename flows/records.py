@@ -35,46 +35,136 @@ NO_CARRIER = "(none)"
 LANE_ARROW = "→"
 
 EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id", "event_type", "occurred_at", "effective_at", "exception_id", "order_id",
-    "source_system", "actor_id", "actor_kind", "schema_version", "owner_team",
-    "escalation_level", "detail", "source", "source_offset", "arrival_seq", "payload",
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "effective_at",
+    "exception_id",
+    "order_id",
+    "source_system",
+    "actor_id",
+    "actor_kind",
+    "schema_version",
+    "owner_team",
+    "escalation_level",
+    "detail",
+    "source",
+    "source_offset",
+    "arrival_seq",
+    "payload",
     "ingested_at",
 )
 EXCEPTION_COLUMNS: tuple[str, ...] = (
-    "exception_id", "order_id", "category", "severity", "site", "origin", "destination",
-    "lane", "carrier", "customer_tier", "customer_id", "source_system", "order_value",
-    "currency", "order_value_reporting", "sla_target_hours", "sla_target_source",
-    "opened_at", "opened_event_id", "opened_seq", "status", "status_since",
-    "active_seconds_at_status", "owner_team", "manual_touches", "escalation_level",
-    "reopen_count", "resolved_at", "resolution_hours", "resolved_by_kind", "met_sla",
-    "first_touch_resolution", "auto_resolved", "cancelled_at", "last_event_at", "event_count",
+    "exception_id",
+    "order_id",
+    "category",
+    "severity",
+    "site",
+    "origin",
+    "destination",
+    "lane",
+    "carrier",
+    "customer_tier",
+    "customer_id",
+    "source_system",
+    "order_value",
+    "currency",
+    "order_value_reporting",
+    "sla_target_hours",
+    "sla_target_source",
+    "opened_at",
+    "opened_event_id",
+    "opened_seq",
+    "status",
+    "status_since",
+    "active_seconds_at_status",
+    "owner_team",
+    "manual_touches",
+    "escalation_level",
+    "reopen_count",
+    "resolved_at",
+    "resolution_hours",
+    "resolved_by_kind",
+    "met_sla",
+    "first_touch_resolution",
+    "auto_resolved",
+    "cancelled_at",
+    "last_event_at",
+    "event_count",
 )
 VERSION_COLUMNS: tuple[str, ...] = (
-    "exception_id", "valid_from", "valid_to", "status", "owner_team", "manual_touches",
-    "escalation_level", "reopen_count", "active_seconds", "resolved_at", "resolved_by_kind",
+    "exception_id",
+    "valid_from",
+    "valid_to",
+    "status",
+    "owner_team",
+    "manual_touches",
+    "escalation_level",
+    "reopen_count",
+    "active_seconds",
+    "resolved_at",
+    "resolved_by_kind",
     "cancelled_at",
 )
 ORDER_EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id", "order_id", "event_type", "occurred_at", "arrival_seq", "source_system",
-    "site", "origin", "destination", "lane", "carrier", "customer_tier", "customer_id",
-    "order_value", "currency", "order_value_reporting", "promised_delivery_at", "lines",
-    "in_full", "invoice_id",
+    "event_id",
+    "order_id",
+    "event_type",
+    "occurred_at",
+    "arrival_seq",
+    "source_system",
+    "site",
+    "origin",
+    "destination",
+    "lane",
+    "carrier",
+    "customer_tier",
+    "customer_id",
+    "order_value",
+    "currency",
+    "order_value_reporting",
+    "promised_delivery_at",
+    "lines",
+    "in_full",
+    "invoice_id",
 )
 REJECTED_COLUMNS: tuple[str, ...] = (
-    "source", "source_offset", "raw", "reason", "detail", "event_id", "event_type",
+    "source",
+    "source_offset",
+    "raw",
+    "reason",
+    "detail",
+    "event_id",
+    "event_type",
     "received_at",
 )
 DUPLICATE_COLUMNS: tuple[str, ...] = ("source", "source_offset", "event_id", "raw", "received_at")
 PENDING_COLUMNS: tuple[str, ...] = (
-    "event_id", "exception_id", "event_type", "occurred_at", "source", "source_offset",
-    "arrival_seq", "payload", "received_at",
+    "event_id",
+    "exception_id",
+    "event_type",
+    "occurred_at",
+    "source",
+    "source_offset",
+    "arrival_seq",
+    "payload",
+    "received_at",
 )
 
 TIME_COLUMNS: frozenset[str] = frozenset(
     {
-        "occurred_at", "effective_at", "ingested_at", "opened_at", "status_since",
-        "resolved_at", "cancelled_at", "last_event_at", "valid_from", "valid_to",
-        "promised_delivery_at", "received_at",
+        "occurred_at",
+        "effective_at",
+        "ingested_at",
+        "opened_at",
+        "status_since",
+        "resolved_at",
+        "cancelled_at",
+        "last_event_at",
+        "valid_from",
+        "valid_to",
+        "promised_delivery_at",
+        "received_at",
     }
 )
 
@@ -100,8 +190,14 @@ class Delta:
     def is_empty(self) -> bool:
         """True when the delta writes nothing."""
         return not (
-            self.events or self.order_events or self.exceptions or self.versions
-            or self.rejected or self.duplicates or self.pending_add or self.pending_remove
+            self.events
+            or self.order_events
+            or self.exceptions
+            or self.versions
+            or self.rejected
+            or self.duplicates
+            or self.pending_add
+            or self.pending_remove
         )
 
 
@@ -142,12 +238,30 @@ class OpenedInfo:
         if ev.sla_target_hours is not None:
             target, target_source = ev.sla_target_hours, "event"
         else:
-            target, target_source = settings.sla.target_hours(ev.severity, ev.customer_tier), "policy"
+            target, target_source = (
+                settings.sla.target_hours(ev.severity, ev.customer_tier),
+                "policy",
+            )
         return cls(
-            ev.exception_id, ev.order_id, ev.category, ev.severity, ev.site, ev.origin,
-            ev.destination, ev.carrier or NO_CARRIER, ev.customer_tier, ev.customer_id,
-            ev.source_system, ev.order_value, ev.currency, float(p.value_reporting or 0.0),
-            target, target_source, p.occurred_us, ev.event_id, p.seq,
+            ev.exception_id,
+            ev.order_id,
+            ev.category,
+            ev.severity,
+            ev.site,
+            ev.origin,
+            ev.destination,
+            ev.carrier or NO_CARRIER,
+            ev.customer_tier,
+            ev.customer_id,
+            ev.source_system,
+            ev.order_value,
+            ev.currency,
+            float(p.value_reporting or 0.0),
+            target,
+            target_source,
+            p.occurred_us,
+            ev.event_id,
+            p.seq,
         )
 
 
@@ -183,13 +297,24 @@ def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[ob
     """An ``exception_events`` row (order events have no exception and no clamping)."""
     ev = p.event
     return (
-        ev.event_id, ev.event_type, p.occurred_us,
+        ev.event_id,
+        ev.event_type,
+        p.occurred_us,
         effective_us if effective_us is not None else p.occurred_us,
-        getattr(ev, "exception_id", None), getattr(ev, "order_id", None), ev.source_system,
-        ev.actor_id, ev.actor_kind, ev.schema_version,
+        getattr(ev, "exception_id", None),
+        getattr(ev, "order_id", None),
+        ev.source_system,
+        ev.actor_id,
+        ev.actor_kind,
+        ev.schema_version,
         ev.owner_team if isinstance(ev, ExceptionAssigned) else None,
         ev.level if isinstance(ev, ExceptionEscalated) else None,
-        _detail(p), p.source, p.offset, p.seq, p.raw, ingested_us,
+        _detail(p),
+        p.source,
+        p.offset,
+        p.seq,
+        p.raw,
+        ingested_us,
     )
 
 
@@ -205,7 +330,12 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
     if isinstance(ev, OrderReleased):
         site, origin, destination, tier = ev.site, ev.origin, ev.destination, ev.customer_tier
         lane = f"{origin}{LANE_ARROW}{destination}"
-        carrier, customer, value, currency = ev.carrier or None, ev.customer_id, ev.order_value, ev.currency
+        carrier, customer, value, currency = (
+            ev.carrier or None,
+            ev.customer_id,
+            ev.order_value,
+            ev.currency,
+        )
         value_rep, promised, lines = p.value_reporting, to_us(ev.promised_delivery_at), ev.lines
     elif isinstance(ev, OrderShipped):
         carrier = ev.carrier or None
@@ -214,9 +344,26 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
     elif isinstance(ev, OrderInvoiced):
         invoice = ev.invoice_id
     return (
-        ev.event_id, ev.order_id, ev.event_type, p.occurred_us, p.seq, ev.source_system,
-        site, origin, destination, lane, carrier, tier, customer, value, currency, value_rep,
-        promised, lines, in_full, invoice,
+        ev.event_id,
+        ev.order_id,
+        ev.event_type,
+        p.occurred_us,
+        p.seq,
+        ev.source_system,
+        site,
+        origin,
+        destination,
+        lane,
+        carrier,
+        tier,
+        customer,
+        value,
+        currency,
+        value_rep,
+        promised,
+        lines,
+        in_full,
+        invoice,
     )
 
 
@@ -234,8 +381,15 @@ def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
     """A ``pending_events`` row: held until its ``exception.opened`` arrives."""
     ev = p.event
     return (
-        ev.event_id, getattr(ev, "exception_id", ""), ev.event_type, p.occurred_us, p.source,
-        p.offset, p.seq, p.raw, received_us,
+        ev.event_id,
+        getattr(ev, "exception_id", ""),
+        ev.event_type,
+        p.occurred_us,
+        p.source,
+        p.offset,
+        p.seq,
+        p.raw,
+        received_us,
     )
 
 
@@ -251,13 +405,42 @@ def exception_row(
     ftr = (f.manual_touches <= 1 and f.reopen_count == 0) if resolved else None
     auto = (f.manual_touches == 0 and not f.resolved_by_human) if resolved else None
     return (
-        info.exception_id, info.order_id, info.category, info.severity, info.site, info.origin,
-        info.destination, info.lane, info.carrier, info.customer_tier, info.customer_id,
-        info.source_system, info.order_value, info.currency, info.order_value_reporting,
-        info.sla_target_hours, info.sla_target_source, info.opened_us, info.event_id, info.seq,
-        f.status, f.valid_from_us, f.active_us / 1_000_000, f.owner_team, f.manual_touches,
-        f.escalation_level, f.reopen_count, f.resolved_at_us, resolution_hours,
-        _kind(f.resolved_by_human), met, ftr, auto, f.cancelled_at_us, last_event_us, event_count,
+        info.exception_id,
+        info.order_id,
+        info.category,
+        info.severity,
+        info.site,
+        info.origin,
+        info.destination,
+        info.lane,
+        info.carrier,
+        info.customer_tier,
+        info.customer_id,
+        info.source_system,
+        info.order_value,
+        info.currency,
+        info.order_value_reporting,
+        info.sla_target_hours,
+        info.sla_target_source,
+        info.opened_us,
+        info.event_id,
+        info.seq,
+        f.status,
+        f.valid_from_us,
+        f.active_us / 1_000_000,
+        f.owner_team,
+        f.manual_touches,
+        f.escalation_level,
+        f.reopen_count,
+        f.resolved_at_us,
+        resolution_hours,
+        _kind(f.resolved_by_human),
+        met,
+        ftr,
+        auto,
+        f.cancelled_at_us,
+        last_event_us,
+        event_count,
     )
 
 
@@ -272,9 +455,20 @@ def version_rows(exception_id: str, versions: tuple[Version, ...]) -> list[tuple
     rows: list[tuple[object, ...]] = []
     for i, v in enumerate(versions):
         valid_to = versions[i + 1].valid_from_us if i + 1 < len(versions) else None
-        rows.append((
-            exception_id, v.valid_from_us, valid_to, v.status, v.owner_team, v.manual_touches,
-            v.escalation_level, v.reopen_count, v.active_us / 1_000_000, v.resolved_at_us,
-            _kind(v.resolved_by_human), v.cancelled_at_us,
-        ))
+        rows.append(
+            (
+                exception_id,
+                v.valid_from_us,
+                valid_to,
+                v.status,
+                v.owner_team,
+                v.manual_touches,
+                v.escalation_level,
+                v.reopen_count,
+                v.active_us / 1_000_000,
+                v.resolved_at_us,
+                _kind(v.resolved_by_human),
+                v.cancelled_at_us,
+            )
+        )
     return rows

@@ -19,7 +19,6 @@ from fpi.config import Settings
 from fpi.db import open_write
 
 from .dataflow import DEFAULT_SHARDS, PriorState
-from .dedupe import Deduper
 from .exception_state import ExceptionShard
 from .lifecycle import Step
 from .parse import Parsed, parse_line
@@ -34,13 +33,9 @@ def _dedupe(con: duckdb.DuckDBPyConnection, prior: PriorState) -> None:
                      WHERE reason = 'duplicate_open' AND event_id IS NOT NULL"""
     ).fetchall()
     sources: dict[str, str] = {}
+    seen = prior.dedupe.seen
     for eid, source, offset in rows:
-        k = shard_of(eid, prior.shards)
-        d = prior.dedupe.get(k)
-        if d is None:
-            d = prior.dedupe[k] = Deduper()
-        src = sources.setdefault(source, source)
-        d.seen.setdefault(eid, (src, offset))
+        seen.setdefault(eid, (sources.setdefault(source, source), offset))
 
 
 def _shard(prior: PriorState, exception_id: str) -> ExceptionShard:
@@ -70,9 +65,12 @@ def _exceptions(con: duckdb.DuckDBPyConnection, prior: PriorState, settings: Set
            WHERE exception_id IS NOT NULL AND event_type <> 'exception.opened'"""
     ).fetchall():
         value = owner if owner is not None else level
-        _shard(prior, xid).steps[xid].append(Step(occurred, seq, etype, kind == "human", value, eid))
+        _shard(prior, xid).steps[xid].append(
+            Step(occurred, seq, etype, kind == "human", value, eid)
+        )
     for source, offset, seq, payload in con.execute(
-        "SELECT source, source_offset, arrival_seq, payload FROM pending_events ORDER BY arrival_seq"
+        "SELECT source, source_offset, arrival_seq, payload FROM pending_events "
+        "ORDER BY arrival_seq"
     ).fetchall():
         p = parse_line(payload.encode("utf-8"), source, offset, seq, settings)
         if isinstance(p, Parsed):

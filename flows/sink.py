@@ -108,12 +108,17 @@ def merge(deltas: Sequence[Delta]) -> Delta:
 def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
     """Write one merged delta in the current transaction (idempotent)."""
 
-    def upsert(table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]],
-               verb: str = "INSERT OR REPLACE") -> None:
+    def upsert(
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[object, ...]],
+        verb: str = "INSERT OR REPLACE",
+    ) -> None:
         if not rows:
             return
         batch = frame(columns, rows)  # noqa: F841 - read by DuckDB's replacement scan
-        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM batch")
+        # table and verb are constants of this module, never user input
+        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM batch")  # noqa: S608
 
     upsert("exception_events", EVENT_COLUMNS, d.events)
     upsert("order_events", ORDER_EVENT_COLUMNS, d.order_events)
@@ -123,8 +128,12 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
         con.execute(
             "DELETE FROM exception_versions WHERE exception_id IN (SELECT exception_id FROM ids)"
         )
-        upsert("exception_versions", VERSION_COLUMNS,
-               [r for rows in d.versions.values() for r in rows], verb="INSERT")
+        upsert(
+            "exception_versions",
+            VERSION_COLUMNS,
+            [r for rows in d.versions.values() for r in rows],
+            verb="INSERT",
+        )
     upsert("rejected_events", REJECTED_COLUMNS, d.rejected, verb="INSERT OR IGNORE")
     upsert("duplicate_events", DUPLICATE_COLUMNS, d.duplicates, verb="INSERT OR IGNORE")
     if d.pending_remove:
@@ -178,7 +187,5 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
     def part_fn(self, item_key: str) -> int:
         return 0
 
-    def build_part(
-        self, step_id: str, for_part: str, resume_state: None
-    ) -> _Partition:
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
         return _Partition(self._path)

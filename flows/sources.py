@@ -51,9 +51,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.name.endswith(SUFFIXES)
-            )
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(SUFFIXES))
             files.extend(found)
         elif p.is_file():
             files.append(p)
@@ -87,8 +85,13 @@ def _open(path: Path) -> IO[bytes]:
 
 class _FilePartition(StatefulSourcePartition[Chunk, int]):
     def __init__(
-        self, path: Path, part_index: int, run_id: int, chunk_lines: int,
-        resume_lines: int, progress: Progress | None,
+        self,
+        path: Path,
+        part_index: int,
+        run_id: int,
+        chunk_lines: int,
+        resume_lines: int,
+        progress: Progress | None,
     ) -> None:
         self._path = path
         self._source = str(path)
@@ -132,7 +135,11 @@ class JsonLinesSource(FixedPartitionedSource[Chunk, int]):
     """Reads JSON Lines files to their end, one partition per file."""
 
     def __init__(
-        self, files: list[Path], run_id: int, *, chunk_lines: int = 2000,
+        self,
+        files: list[Path],
+        run_id: int,
+        *,
+        chunk_lines: int = 2000,
         progress: Progress | None = None,
     ) -> None:
         self._files = files
@@ -144,10 +151,12 @@ class JsonLinesSource(FixedPartitionedSource[Chunk, int]):
     def list_parts(self) -> list[str]:
         return list(self._index)
 
-    def build_part(
-        self, step_id: str, for_part: str, resume_state: int | None
-    ) -> _FilePartition:
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _FilePartition:
         return _FilePartition(
-            Path(for_part), self._index[for_part], self._run, self._chunk,
-            resume_state or 0, self._progress,
+            Path(for_part),
+            self._index[for_part],
+            self._run,
+            self._chunk,
+            resume_state or 0,
+            self._progress,
         )

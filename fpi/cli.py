@@ -56,9 +56,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
         from rich.progress import Progress as Bar
 
-        bar = Bar(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[lines]:,} lines"), TimeElapsedColumn(),
-                  transient=True)
+        bar = Bar(
+            TextColumn("ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[lines]:,} lines"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
         bar.start()
         task = bar.add_task("ingest", total=None, lines=0)
 
@@ -67,8 +72,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             bar.update(task, completed=p.bytes_read, total=total, lines=p.lines_read)
 
     try:
-        summary = ingest(paths, Path(args.db), settings, system_clock,
-                         on_progress=on_progress if show else None)
+        summary = ingest(
+            paths, Path(args.db), settings, system_clock, on_progress=on_progress if show else None
+        )
     finally:
         if bar is not None:
             bar.stop()
@@ -153,7 +159,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError("--days and --lines-per-day must be positive")
     cfg = GeneratorConfig(
         start=start,  # type: ignore[arg-type]
-        days=args.days, lines_per_day=args.lines_per_day, seed=args.seed, mess=not args.clean,
+        days=args.days,
+        lines_per_day=args.lines_per_day,
+        seed=args.seed,
+        mess=not args.clean,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -181,12 +190,21 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _period_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as-of", dest="as_of", metavar="T",
-                   help="stock KPIs as of T, RFC 3339 (default: the data clock)")
-    p.add_argument("--from", dest="from_", metavar="T1",
-                   help="flow KPIs over [T1, T) (default: T - 7 days)")
-    p.add_argument("--where", action="append", metavar="DIM=VALUE",
-                   help="filter; repeat for more (same DIM twice = either value)")
+    p.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="T",
+        help="stock KPIs as of T, RFC 3339 (default: the data clock)",
+    )
+    p.add_argument(
+        "--from", dest="from_", metavar="T1", help="flow KPIs over [T1, T) (default: T - 7 days)"
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="DIM=VALUE",
+        help="filter; repeat for more (same DIM twice = either value)",
+    )
     p.add_argument("--format", choices=FORMATS, default="table")
 
 
@@ -195,8 +213,11 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="fpi", description="Fulfillment exception process intelligence."
     )
-    ap.add_argument("--config", metavar="FILE",
-                    help="TOML settings (SLA policy, currency rates); default: built in")
+    ap.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML settings (SLA policy, currency rates); default: built in",
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="run the dataflow over JSON Lines files/folders into DuckDB")
@@ -229,15 +250,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True)
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--headless", action="store_true", help="do not open a browser")
-    p.add_argument("--refresh", type=float, default=30.0, metavar="SECONDS",
-                   help="auto-refresh interval (0: off)")
+    p.add_argument(
+        "--refresh",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="auto-refresh interval (0: off)",
+    )
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("generate", help="write a synthetic milestone stream")
     p.add_argument("--out", required=True, metavar="FILE", help=".jsonl or .jsonl.gz")
     p.add_argument("--days", type=float, default=3.0)
-    p.add_argument("--lines-per-day", dest="lines_per_day", type=int, default=60_000,
-                   help="order lines per day (scale knob; default 60,000)")
+    p.add_argument(
+        "--lines-per-day",
+        dest="lines_per_day",
+        type=int,
+        default=60_000,
+        help="order lines per day (scale knob; default 60,000)",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--start", metavar="T", help="first day, RFC 3339 (default 2026-05-04Z)")
     p.add_argument("--clean", action="store_true", help="no duplicates, disorder or bad lines")
@@ -269,4 +300,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

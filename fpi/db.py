@@ -200,9 +200,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table and view (idempotent)."""
     for stmt in DDL:
         con.execute(stmt)
-    con.execute(
-        "INSERT OR IGNORE INTO fpi_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
-    )
+    con.execute("INSERT OR IGNORE INTO fpi_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:

@@ -70,9 +70,9 @@ def to_table(df: pl.DataFrame, title: str | None = None, width: int = 160) -> st
         table.add_column("kpi")
         first = df.columns[0]
         label_cols = df.columns if df.schema[first] != pl.String else df.columns[1:]
-        headers = [str(v) for v in df[first]] if df.schema[first] == pl.String else [
-            "value"
-        ] * df.height
+        headers = (
+            [str(v) for v in df[first]] if df.schema[first] == pl.String else ["value"] * df.height
+        )
         for h in headers:
             table.add_column(h, justify="right")
         for col in label_cols:

@@ -18,14 +18,24 @@ from .dimensions import dimension
 from .query import Window, compute
 
 COLUMNS: tuple[str, ...] = (
-    "rank", "sla_overrun_hours", "share_of_overrun", "exceptions", "breach_rate",
-    "mttr_hours", "avg_manual_touches", "revenue_at_risk",
+    "rank",
+    "sla_overrun_hours",
+    "share_of_overrun",
+    "exceptions",
+    "breach_rate",
+    "mttr_hours",
+    "avg_manual_touches",
+    "revenue_at_risk",
 )
 
 
 def bottlenecks(
-    con: duckdb.DuckDBPyConnection, win: Window, by: str, *,
-    where: dict[str, list[str]] | None = None, top: int | None = None,
+    con: duckdb.DuckDBPyConnection,
+    win: Window,
+    by: str,
+    *,
+    where: dict[str, list[str]] | None = None,
+    top: int | None = None,
 ) -> pl.DataFrame:
     """Bottleneck list for dimension ``by`` (one row per group, ranked)."""
     dim = dimension(by).name
@@ -33,7 +43,8 @@ def bottlenecks(
     total = compute(con, win, where=where)["sla_overrun_hours"][0]
     out = (
         groups.with_columns(
-            share_of_overrun=(pl.col("sla_overrun_hours") / total) if total > 0
+            share_of_overrun=(pl.col("sla_overrun_hours") / total)
+            if total > 0
             else pl.lit(None, dtype=pl.Float64),
             exceptions=pl.col("bottleneck_exceptions"),
             breach_rate=pl.when(pl.col("bottleneck_exceptions") > 0)

@@ -180,7 +180,8 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
 
 
 def window(
-    con: duckdb.DuckDBPyConnection, as_of: datetime | None = None,
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime | None = None,
     start: datetime | None = None,
 ) -> Window | None:
     """Resolve defaults: T = data clock, from = T - 7 days. None when no data and no T."""
@@ -193,8 +194,9 @@ def window(
     return Window(t, s)
 
 
-def _filters(where: dict[str, list[str]], column_of: dict[str, str | None],
-             params: dict[str, object]) -> str | None:
+def _filters(
+    where: dict[str, list[str]], column_of: dict[str, str | None], params: dict[str, object]
+) -> str | None:
     """SQL condition for ``where`` (None when a filtered dimension is missing here)."""
     parts = ["TRUE"]
     for i, (dim_name, values) in enumerate(sorted(where.items())):
@@ -217,8 +219,12 @@ def _grp(by: str | None, column_of: dict[str, str | None]) -> str | None:
 
 
 def compute(
-    con: duckdb.DuckDBPyConnection, win: Window, *, by: str | None = None,
-    where: dict[str, list[str]] | None = None, extras: bool = False,
+    con: duckdb.DuckDBPyConnection,
+    win: Window,
+    *,
+    by: str | None = None,
+    where: dict[str, list[str]] | None = None,
+    extras: bool = False,
 ) -> pl.DataFrame:
     """Stock, flow and order KPIs; one row per group of ``by`` (one row without).
 
@@ -245,30 +251,31 @@ def compute(
     return _assemble(exc, rev, order_df, by, extras)
 
 
-def _assemble(exc: pl.DataFrame, rev: pl.DataFrame, orders: pl.DataFrame | None,
-              by: str | None, extras: bool) -> pl.DataFrame:
+def _assemble(
+    exc: pl.DataFrame, rev: pl.DataFrame, orders: pl.DataFrame | None, by: str | None, extras: bool
+) -> pl.DataFrame:
     groups = [exc.select("grp"), rev.select("grp")]
     if orders is not None:
         groups.append(orders.select("grp"))
     keys = pl.concat([g.cast({"grp": pl.String}) for g in groups]).unique()
     if by is None:
         keys = pl.DataFrame({"grp": ["all"]})
-    out = (
-        keys.join(exc.cast({"grp": pl.String}), on="grp", how="left")
-        .join(rev.cast({"grp": pl.String}), on="grp", how="left")
+    out = keys.join(exc.cast({"grp": pl.String}), on="grp", how="left").join(
+        rev.cast({"grp": pl.String}), on="grp", how="left"
     )
     if orders is not None:
         out = out.join(orders.cast({"grp": pl.String}), on="grp", how="left")
     else:
         out = out.with_columns([pl.lit(None, dtype=pl.Float64).alias(n) for n in ORDER_KPIS])
     count_cols = [n for n in STOCK_FLOW if n not in _NULLABLE] + [
-        "bottleneck_exceptions", "bottleneck_breached"
+        "bottleneck_exceptions",
+        "bottleneck_breached",
     ]
-    out = out.with_columns(
-        [pl.col(c).fill_null(0) for c in count_cols]
-    ).with_columns(
-        [pl.col(c).cast(pl.Int64) for c in _INT_KPIS + ["bottleneck_exceptions",
-                                                        "bottleneck_breached"]]
+    out = out.with_columns([pl.col(c).fill_null(0) for c in count_cols]).with_columns(
+        [
+            pl.col(c).cast(pl.Int64)
+            for c in _INT_KPIS + ["bottleneck_exceptions", "bottleneck_breached"]
+        ]
         + [pl.col(c).cast(pl.Float64) for c in _FLOAT_KPIS]
     )
     cols = ["grp", *STOCK_FLOW, *ORDER_KPIS]
@@ -280,14 +287,31 @@ def _assemble(exc: pl.DataFrame, rev: pl.DataFrame, orders: pl.DataFrame | None,
     return out.rename({"grp": by})
 
 
-_NULLABLE = frozenset({
-    "sla_adherence", "mttr_hours", "p50_resolution_hours", "p90_resolution_hours",
-    "avg_manual_touches", "first_touch_resolution_rate", "auto_resolution_rate",
-    "reopen_rate", "escalation_rate",
-})
+_NULLABLE = frozenset(
+    {
+        "sla_adherence",
+        "mttr_hours",
+        "p50_resolution_hours",
+        "p90_resolution_hours",
+        "avg_manual_touches",
+        "first_touch_resolution_rate",
+        "auto_resolution_rate",
+        "reopen_rate",
+        "escalation_rate",
+    }
+)
 _INT_KPIS = [
-    "open_exceptions", "paused_exceptions", "aging_lt_4h", "aging_4_24h", "aging_1_3d",
-    "aging_gt_3d", "breached_open", "at_risk_open", "opened", "resolved", "cancelled",
+    "open_exceptions",
+    "paused_exceptions",
+    "aging_lt_4h",
+    "aging_4_24h",
+    "aging_1_3d",
+    "aging_gt_3d",
+    "breached_open",
+    "at_risk_open",
+    "opened",
+    "resolved",
+    "cancelled",
 ]
 _FLOAT_KPIS = [n for n in STOCK_FLOW + ORDER_KPIS if n not in _INT_KPIS]
 
@@ -314,8 +338,11 @@ def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def kpis(
-    con: duckdb.DuckDBPyConnection, as_of: datetime | None = None,
-    start: datetime | None = None, *, by: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime | None = None,
+    start: datetime | None = None,
+    *,
+    by: str | None = None,
     where: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     """What ``fpi kpis`` prints: ``compute`` plus ``as_of``/``period_from`` columns.

@@ -1,0 +1,156 @@
+"""Builders of contract-v1 events and small streams for tests."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from flows.ingest import IngestSummary, ingest
+from fpi.config import load_settings
+
+T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+FIXED_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_counter = iter(range(10**9))
+
+
+def ev(event_type: str, xid: str | None, at: datetime, *, eid: str | None = None,
+       human: bool | None = None, **fields: object) -> dict:
+    """One event dict. ``xid`` is the exception id (or the order id for order events)."""
+    e: dict[str, object] = {
+        "event_id": eid or f"ev-{next(_counter)}",
+        "event_type": event_type,
+        "occurred_at": iso(at),
+        "source_system": "TEST",
+        "schema_version": "1",
+    }
+    if event_type.startswith("order."):
+        e["order_id"] = xid
+    else:
+        e["exception_id"] = xid
+    if human is not None:
+        e["actor"] = {"id": "u-1" if human else "bot", "kind": "human" if human else "system"}
+    e.update(fields)
+    return e
+
+
+def opened(xid: str, at: datetime, *, order_id: str | None = None, severity: str = "high",
+           tier: str = "key", value: float = 1000.0, currency: str = "USD",
+           site: str = "DC-ATL", origin: str = "ATL", destination: str = "MIA",
+           carrier: str | None = "ACME", category: str = "inventory_shortfall",
+           eid: str | None = None, **extra: object) -> dict:
+    fields: dict[str, object] = dict(
+        order_id=order_id or f"SO-{xid}", category=category, severity=severity, site=site,
+        origin=origin, destination=destination, customer_tier=tier, order_value=value,
+        currency=currency,
+    )
+    if carrier is not None:
+        fields["carrier"] = carrier
+    fields.update(extra)
+    return ev("exception.opened", xid, at, eid=eid, **fields)
+
+
+def worked_example() -> list[dict]:
+    """The worked example of kpis.md: X-1, high/key (9 h target), 1000 USD."""
+    d = datetime(2026, 5, 4, tzinfo=UTC)
+    h = timedelta(hours=1)
+    touch = ev("exception.touched", "X-1", d + 9 * h, eid="w-2", human=True, action="recount")
+    return [
+        opened("X-1", d + 8 * h, eid="w-1"),
+        touch,
+        ev("exception.paused", "X-1", d + 10 * h, eid="w-3", reason="waiting_on_customer"),
+        ev("exception.resumed", "X-1", d + 14 * h, eid="w-4"),
+        ev("exception.resolved", "X-1", d + 18 * h, eid="w-5", human=True,
+           resolution_code="split_ship"),
+        ev("exception.reopened", "X-1", d + 32 * h, eid="w-6"),
+        ev("exception.touched", "X-1", d + 33 * h, eid="w-7", human=True, action="call"),
+        dict(touch),
+    ]
+
+
+def write_jsonl(path: Path, events: Iterable[dict | str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for e in events:
+            fh.write((e if isinstance(e, str) else json.dumps(e, ensure_ascii=False)) + "\n")
+    return path
+
+
+def ingest_events(tmp: Path, events: Iterable[dict | str], db: Path | None = None,
+                  name: str = "stream.jsonl") -> tuple[Path, IngestSummary]:
+    """Write ``events`` as JSON Lines under ``tmp`` and ingest them into ``db``."""
+    path = write_jsonl(tmp / name, events)
+    db = db or tmp / "fpi.duckdb"
+    summary = ingest([path], db, load_settings(), fixed_clock)
+    return db, summary
+
+
+def table(db: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+def random_stream(rng: random.Random, n_exceptions: int = 12, orders: int = 4) -> list[dict]:
+    """A random but valid stream: every lifecycle event kind, distinct opened times."""
+    events: list[dict] = []
+    base = T0
+    used_minutes: set[int] = set()
+    for i in range(n_exceptions):
+        xid = f"X-{i}"
+        while True:
+            m = rng.randrange(0, 60 * 24 * 3)
+            if m not in used_minutes:
+                used_minutes.add(m)
+                break
+        t = base + timedelta(minutes=m)
+        events.append(opened(
+            xid, t, order_id=f"SO-{rng.randrange(orders)}",
+            severity=rng.choice(["low", "medium", "high", "critical"]),
+            tier=rng.choice(["strategic", "key", "standard"]),
+            value=float(rng.randrange(100, 5000)), currency=rng.choice(["USD", "EUR"]),
+            site=rng.choice(["DC-ATL", "DC-DAL"]), carrier=rng.choice(["ACME", "ZIP", None]),
+            category=rng.choice(["inventory_shortfall", "carrier_failure", "credit_hold"]),
+            **({"sla_target_hours": 2.5} if rng.random() < 0.15 else {}),
+        ))
+        used_seconds: set[int] = {0}
+        for _ in range(rng.randrange(0, 9)):
+            sec = 0
+            while sec in used_seconds:
+                sec = rng.randrange(-5400, 3600 * 60)
+            used_seconds.add(sec)
+            t2 = t + timedelta(seconds=sec)
+            kind = rng.choice([
+                "touched", "touched", "assigned", "escalated", "paused", "resumed",
+                "resolved", "resolved", "reopened", "cancelled" if rng.random() < 0.2 else "touched",
+            ])
+            extra: dict[str, object] = {}
+            if kind == "touched":
+                extra["action"] = "call"
+            elif kind == "assigned":
+                extra["owner_team"] = rng.choice(["alpha", "beta"])
+            elif kind == "escalated":
+                extra["level"] = rng.randrange(1, 4)
+            elif kind == "paused":
+                extra["reason"] = "waiting_on_customer"
+            elif kind == "resolved":
+                extra["resolution_code"] = "fixed"
+            events.append(ev(f"exception.{kind}", xid, t2, human=rng.random() < 0.7, **extra))
+    return events
