@@ -14,8 +14,8 @@ Work travels in chunks, so Bytewax's per-item cost is paid per chunk. Dedupe
 runs under one key, which keeps arrival order into the lifecycle step (so "the
 first ``exception.opened`` to arrive wins" holds). The lifecycle step is keyed by
 a *shard* (``crc32(exception_id) % shards``), so it spreads over workers while
-each exception always lands on the same shard. All deltas are keyed ``"db"`` so exactly one sink partition (one
-worker) writes DuckDB.
+each exception always lands on the same shard. All deltas are keyed ``"db"`` so
+exactly one sink partition (one worker) writes DuckDB.
 
 Production: ``fpi ingest`` (files) passes :class:`flows.sources.JsonLinesSource`
 and :class:`flows.sink.DuckDBSink`; tests pass ``TestingSource`` and
@@ -33,6 +33,7 @@ from pathlib import Path
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
+from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from fpi.config import Settings, load_settings
@@ -81,14 +82,60 @@ def _parse_chunk(chunk: Chunk, settings: Settings, clock: Clock) -> _Parsed:
     return _Parsed(events, rejected, received_us)
 
 
-def _route(
-    items: list[Parsed], key_of: str, shards: int, prefix: str, received_us: int
-) -> list[tuple[str, tuple[int, list[Parsed], int]]]:
+_Routed = tuple[int, list[Parsed], int]
+_Deduped = tuple[list[Parsed], Delta, int]
+
+
+def _route_exceptions(
+    items: list[Parsed], shards: int, received_us: int
+) -> list[tuple[str, _Routed]]:
+    """Split exception events by shard of ``exception_id`` (order events are skipped)."""
     parts: dict[int, list[Parsed]] = {}
     for p in items:
-        k = shard_of(getattr(p.event, key_of), shards)
+        if p.event.event_type in ORDER_EVENT_TYPES:
+            continue
+        k = shard_of(p.event.exception_id, shards)  # type: ignore[union-attr]
         parts.setdefault(k, []).append(p)
-    return [(f"{prefix}{k}", (k, batch, received_us)) for k, batch in parts.items()]
+    return [(f"x{k}", (k, batch, received_us)) for k, batch in parts.items()]
+
+
+class _DedupeLogic(StatefulLogic[_Routed, _Deduped, None]):
+    """Dedupe step. State lives in the :class:`Deduper`; see ``snapshot``."""
+
+    def __init__(self, deduper: Deduper) -> None:
+        self.deduper = deduper
+
+    def on_item(self, value: _Routed) -> tuple[list[_Deduped], bool]:
+        _, batch, received_us = value
+        fresh, dups = self.deduper.apply(batch, received_us)
+        return [(fresh, Delta(duplicates=dups), received_us)], StatefulLogic.RETAIN
+
+    def snapshot(self) -> None:
+        """No Bytewax snapshot: state is rebuilt from DuckDB at start (``flows.rehydrate``).
+
+        Copying the whole state every epoch (what ``stateful_map`` does) made
+        ingest quadratic; the database already holds everything applied.
+        """
+        return None
+
+
+class _LifecycleLogic(StatefulLogic[_Routed, Delta, None]):
+    """Lifecycle step for one shard of exceptions."""
+
+    def __init__(self, prior: PriorState, settings: Settings) -> None:
+        self.prior = prior
+        self.settings = settings
+        self.shard: ExceptionShard | None = None
+
+    def on_item(self, value: _Routed) -> tuple[list[Delta], bool]:
+        shard_no, batch, received_us = value
+        if self.shard is None:
+            self.shard = self.prior.exceptions.pop(shard_no, None) or ExceptionShard()
+        return [self.shard.apply(batch, self.settings, received_us)], StatefulLogic.RETAIN
+
+    def snapshot(self) -> None:
+        """See :meth:`_DedupeLogic.snapshot`."""
+        return None
 
 
 def build_flow(
@@ -131,16 +178,10 @@ def build_flow(
         lambda pc: ("dedupe", (0, pc.events, pc.received_us)) if pc.events else None,
     )
 
-    def dedupe(
-        state: Deduper | None, value: tuple[int, list[Parsed], int]
-    ) -> tuple[Deduper, tuple[list[Parsed], Delta, int]]:
-        _, batch, received_us = value
-        if state is None:
-            state = prior.dedupe
-        fresh, dups = state.apply(batch, received_us)
-        return state, (fresh, Delta(duplicates=dups), received_us)
-
-    deduped = op.key_rm("dedupe_unkey", op.stateful_map("dedupe", by_event_id, dedupe))
+    deduped = op.key_rm(
+        "dedupe_unkey",
+        op.stateful("dedupe", by_event_id, lambda _resume: _DedupeLogic(prior.dedupe)),
+    )
     duplicates = op.filter_map("duplicates", deduped, lambda v: v[1] if v[1].duplicates else None)
 
     def order_delta(v: tuple[list[Parsed], Delta, int]) -> Delta | None:
@@ -157,25 +198,14 @@ def build_flow(
     by_exception = op.flat_map(
         "route_exception_id",
         deduped,
-        lambda v: _route(
-            [p for p in v[0] if p.event.event_type not in ORDER_EVENT_TYPES],
-            "exception_id",
-            shards,
-            "x",
-            v[2],
-        ),
+        lambda v: _route_exceptions(v[0], shards, v[2]),
     )
 
-    def lifecycle(
-        state: ExceptionShard | None, value: tuple[int, list[Parsed], int]
-    ) -> tuple[ExceptionShard, Delta]:
-        shard, batch, received_us = value
-        if state is None:
-            state = prior.exceptions.pop(shard, None) or ExceptionShard()
-        return state, state.apply(batch, settings, received_us)
+    def lifecycle_builder(_resume: object) -> _LifecycleLogic:
+        return _LifecycleLogic(prior, settings)
 
     lifecycle_out = op.key_rm(
-        "lifecycle_unkey", op.stateful_map("lifecycle", by_exception, lifecycle)
+        "lifecycle_unkey", op.stateful("lifecycle", by_exception, lifecycle_builder)
     )
     merged = op.merge("merge", rejects, duplicates, orders, lifecycle_out)
     nonempty = op.filter("nonempty", merged, lambda d: not d.is_empty())

@@ -9,6 +9,7 @@ run, so a re-run over the same input reports ``+0`` everywhere.
 from __future__ import annotations
 
 import fcntl
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,10 +165,16 @@ def ingest(
             ticker = threading.Thread(target=tick, daemon=True)
             ticker.start()
         status = "failed"
+        # The flow's state is acyclic and long-lived: the cyclic collector
+        # would rescan it again and again (measured: 2x slower at 200k events).
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             run_main(run.flow)
             status = "done"
         finally:
+            if gc_was_enabled:
+                gc.enable()
             stop.set()
             if ticker is not None:
                 ticker.join()

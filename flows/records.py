@@ -16,6 +16,7 @@ from fpi.contract import (
     ExceptionAssigned,
     ExceptionCancelled,
     ExceptionEscalated,
+    ExceptionEvent,
     ExceptionOpened,
     ExceptionPaused,
     ExceptionReopened,
@@ -296,13 +297,14 @@ def _detail(p: Parsed) -> str | None:
 def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[object, ...]:
     """An ``exception_events`` row (order events have no exception and no clamping)."""
     ev = p.event
+    is_exception = isinstance(ev, ExceptionEvent)
     return (
         ev.event_id,
         ev.event_type,
         p.occurred_us,
         effective_us if effective_us is not None else p.occurred_us,
-        getattr(ev, "exception_id", None),
-        getattr(ev, "order_id", None),
+        ev.exception_id if is_exception else None,
+        ev.order_id if not is_exception or isinstance(ev, ExceptionOpened) else None,
         ev.source_system,
         ev.actor_id,
         ev.actor_kind,
@@ -382,7 +384,7 @@ def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
     ev = p.event
     return (
         ev.event_id,
-        getattr(ev, "exception_id", ""),
+        ev.exception_id if isinstance(ev, ExceptionEvent) else "",
         ev.event_type,
         p.occurred_us,
         p.source,
