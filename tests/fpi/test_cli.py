@@ -1,0 +1,143 @@
+"""The `fpi` command line: formats, errors, idempotent ingest, report, schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fpi.cli import main
+from tests.streams import worked_example, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    stream = write_jsonl(tmp / "w.jsonl", [*worked_example(), "oops"])
+    assert main(["ingest", str(stream), "--db", str(tmp / "w.duckdb"), "--quiet"]) == 0
+    return tmp / "w.duckdb"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_prints_one_summary_line_and_is_idempotent(tmp_path: Path, capsys) -> None:
+    stream = write_jsonl(tmp_path / "w.jsonl", [*worked_example(), "oops"])
+    code, out, _ = run(capsys, "ingest", str(stream), "--db", str(tmp_path / "x.duckdb"))
+    assert code == 0
+    assert out.count("\n") == 1
+    assert "accepted 7 (+7), duplicates 1 (+1), rejected 1 (+1), pending 0" in out
+    code, out, _ = run(capsys, "ingest", str(tmp_path), "--db", str(tmp_path / "x.duckdb"))
+    assert code == 0
+    assert "accepted 7 (+0), duplicates 1 (+0), rejected 1 (+0)" in out
+
+
+def test_kpis_json_names_and_formats(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "kpis", "--db", str(db), "--as-of", "2026-05-05T10:00:00Z",
+                       "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert isinstance(rows, list) and len(rows) == 1
+    r = rows[0]
+    assert r["as_of"] == "2026-05-05T10:00:00Z"
+    assert r["period_from"] == "2026-04-28T10:00:00Z"
+    assert (r["open_exceptions"], r["aging_1_3d"], r["at_risk_open"]) == (1, 1, 1)
+    assert r["sla_adherence"] is None
+    assert (r["accepted_events"], r["duplicate_events"], r["rejected_events"]) == (7, 1, 1)
+
+
+def test_kpis_by_dimension_names_the_group_column(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "kpis", "--db", str(db), "--by", "lane", "--format", "json",
+                       "--from", "2026-05-01T00:00:00+02:00")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["lane"] for r in rows] == ["ATL→MIA"]
+    assert rows[0]["period_from"] == "2026-04-30T22:00:00Z"
+
+
+def test_where_filters_and_csv(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "kpis", "--db", str(db), "--where", "lane=ATL->MIA",
+                       "--where", "site=NOPE", "--format", "csv")
+    assert code == 0
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert row["open_exceptions"] == "0"
+
+
+def test_bottlenecks_json(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "bottlenecks", "--db", str(db), "--by", "carrier",
+                       "--as-of", "2026-05-05T10:00:00Z", "--top", "3", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows[0]["carrier"] == "ACME" and rows[0]["rank"] == 1
+    assert set(rows[0]) >= {"sla_overrun_hours", "share_of_overrun", "exceptions",
+                            "breach_rate", "mttr_hours", "avg_manual_touches",
+                            "revenue_at_risk"}
+
+
+def test_table_format_is_readable(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "kpis", "--db", str(db))
+    assert code == 0 and "open_exceptions" in out
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (["kpis", "--db", "/nonexistent/x.duckdb"], 1, "database not found"),
+    (["kpis", "--db", "{db}", "--as-of", "yesterday"], 2, "not an RFC 3339 time"),
+    (["kpis", "--db", "{db}", "--as-of", "2026-05-05T10:00:00"], 2, "no UTC offset"),
+    (["kpis", "--db", "{db}", "--by", "planet"], 2, "unknown dimension"),
+    (["kpis", "--db", "{db}", "--where", "site"], 2, "DIM=VALUE"),
+    (["kpis", "--db", "{db}", "--as-of", "2026-05-01T00:00:00Z",
+      "--from", "2026-05-02T00:00:00Z"], 2, "is after"),
+    (["ingest", "/nonexistent.jsonl", "--db", "{db}"], 1, "input not found"),
+    (["report", "--db", "{db}", "--out", "/tmp/x.pdf"], 2, "unknown report format"),
+])
+def test_errors_are_one_clear_line(db: Path, capsys, argv: list[str], code: int,
+                                   message: str) -> None:
+    got, out, err = run(capsys, *[a.replace("{db}", str(db)) for a in argv])
+    assert got == code
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("fpi: error:")
+
+
+def test_not_an_fpi_database(tmp_path: Path, capsys) -> None:
+    import duckdb
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    code, _, err = run(capsys, "kpis", "--db", str(path))
+    assert code == 1 and "not an fpi database" in err
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html", ".json", ".csv"])
+def test_report_formats(db: Path, tmp_path: Path, capsys, suffix: str) -> None:
+    out = tmp_path / f"report{suffix}"
+    code, _, _ = run(capsys, "report", "--db", str(db), "--out", str(out))
+    assert code == 0
+    text = out.read_text()
+    assert "revenue" in text.lower() or "Revenue" in text
+    if suffix == ".json":
+        rep = json.loads(text)
+        assert rep["headline"]["open_exceptions"] == 1
+        assert rep["data_quality"]["rejected_events"] == 1
+
+
+def test_schema_is_json_schema_with_every_event_type(capsys) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    text = json.dumps(schema)
+    for t in ("exception.opened", "exception.cancelled", "order.released", "order.invoiced"):
+        assert t in text
+
+
+def test_console_script_entry_point(db: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "fpi", "kpis", "--db", str(db),
+                           "--format", "json"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["accepted_events"] == 7
