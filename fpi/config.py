@@ -2,7 +2,8 @@
 
 The SLA policy and the currency rate table are configuration, not code
 (kpis.md). Defaults live in ``default_config.toml`` beside this module; a user
-file given with ``--config`` (or ``FPI_CONFIG``) replaces the sections it names.
+file given with ``--config`` (or ``FPI_CONFIG``) overrides the keys it names
+(nested tables merge key by key; ``[rates]`` replaces the whole rate table).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 CUSTOMER_TIERS: tuple[str, ...] = ("strategic", "key", "standard")
@@ -79,6 +80,16 @@ def _default_dict() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_settings(path: Path | str | None = None) -> Settings:
     """Load settings: defaults, overlaid section by section with ``path`` if given.
 
@@ -91,16 +102,23 @@ def load_settings(path: Path | str | None = None) -> Settings:
         p = Path(chosen)
         if not p.is_file():
             raise FileNotFoundError(f"config file not found: {p}")
-        user = tomllib.loads(p.read_text("utf-8"))
-        for key, value in user.items():
-            if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "rates":
-                data[key] = {**data[key], **value}
-            else:
-                data[key] = value
+        try:
+            user = tomllib.loads(p.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {p} is not valid TOML: {exc}") from None
+        rates_given = "rates" in user
+        data = _deep_merge(data, user)
+        if rates_given:
+            data["rates"] = user["rates"]  # a rate table is replaced as a whole
     rates = dict(data.get("rates", {}))
     rates.setdefault(data["reporting_currency"], 1.0)
     data["rates"] = rates
-    return Settings.model_validate(data)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ValueError(f"bad configuration at {where}: {first['msg']}") from None
 
 
 @lru_cache(maxsize=1)
