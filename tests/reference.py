@@ -136,8 +136,9 @@ def _q(xs: list[float], p: float) -> float | None:
     return ys[lo] + (h - lo) * (ys[hi] - ys[lo])
 
 
-def kpis(events: list[dict], t: datetime, start: datetime | None = None,
-         by: str | None = None) -> dict[str, dict[str, object]]:
+def kpis(
+    events: list[dict], t: datetime, start: datetime | None = None, by: str | None = None
+) -> dict[str, dict[str, object]]:
     """Exception KPIs per group (key 'all' without ``by``)."""
     start = start or t - timedelta(days=7)
     excs, _orders = accepted(events)
@@ -151,8 +152,7 @@ def kpis(events: list[dict], t: datetime, start: datetime | None = None,
     out: dict[str, dict[str, object]] = {}
     for g, items in rows.items():
         open_ = [(o, s) for o, s in items if s.status in ("open", "paused")]
-        res = [(o, s) for o, s in items
-               if s.status == "resolved" and start <= s.resolved_at < t]  # type: ignore[operator]
+        res = [(o, s) for o, s in items if s.status == "resolved" and start <= s.resolved_at < t]  # type: ignore[operator]
         r: dict[str, object] = {}
         age = lambda o: (t - ts(o["occurred_at"])).total_seconds() / 3600  # noqa: E731
         tgt = lambda o: target_h(o) * 3600  # noqa: E731
@@ -163,9 +163,7 @@ def kpis(events: list[dict], t: datetime, start: datetime | None = None,
         r["aging_1_3d"] = sum(24 <= age(o) < 72 for o, _ in open_)
         r["aging_gt_3d"] = sum(age(o) >= 72 for o, _ in open_)
         r["breached_open"] = sum(s.active > tgt(o) for o, s in open_)
-        r["at_risk_open"] = sum(
-            s.active <= tgt(o) and s.active >= 0.8 * tgt(o) for o, s in open_
-        )
+        r["at_risk_open"] = sum(s.active <= tgt(o) and s.active >= 0.8 * tgt(o) for o, s in open_)
         by_order: dict[str, list[tuple[dict, State]]] = {}
         for o, s in open_:
             by_order.setdefault(o["order_id"], []).append((o, s))
@@ -184,10 +182,12 @@ def kpis(events: list[dict], t: datetime, start: datetime | None = None,
             s.status == "cancelled" and start <= s.cancelled_at < t  # type: ignore[operator]
             for _, s in items
         )
-        hours = [(s.resolved_at - ts(o["occurred_at"])).total_seconds() / 3600  # type: ignore[operator]
-                 for o, s in res]
-        share = lambda f: _mean([1.0 if f(o, s) else 0.0 for o, s in res])  # noqa: E731
-        r["sla_adherence"] = share(lambda o, s: s.active <= tgt(o))
+        hours = [
+            (s.resolved_at - ts(o["occurred_at"])).total_seconds() / 3600  # type: ignore[operator]
+            for o, s in res
+        ]
+        share = lambda f, res=res: _mean([1.0 if f(o, s) else 0.0 for o, s in res])  # noqa: E731
+        r["sla_adherence"] = share(lambda o, s, tgt=tgt: s.active <= tgt(o))
         r["mttr_hours"] = _mean(hours)
         r["p50_resolution_hours"] = _q(hours, 0.5)
         r["p90_resolution_hours"] = _q(hours, 0.9)
@@ -198,10 +198,6 @@ def kpis(events: list[dict], t: datetime, start: datetime | None = None,
         )
         r["reopen_rate"] = share(lambda o, s: s.reopens >= 1)
         r["escalation_rate"] = share(lambda o, s: s.level >= 1)
-        r["sla_overrun_hours"] = sum(
-            max(0.0, s.active - tgt(o)) for o, s in res + open_
-        ) / 3600
+        r["sla_overrun_hours"] = sum(max(0.0, s.active - tgt(o)) for o, s in res + open_) / 3600
         out[g] = r
     return out
-
-

@@ -29,8 +29,15 @@ def iso(dt: datetime) -> str:
 _counter = iter(range(10**9))
 
 
-def ev(event_type: str, xid: str | None, at: datetime, *, eid: str | None = None,
-       human: bool | None = None, **fields: object) -> dict:
+def ev(
+    event_type: str,
+    xid: str | None,
+    at: datetime,
+    *,
+    eid: str | None = None,
+    human: bool | None = None,
+    **fields: object,
+) -> dict:
     """One event dict. ``xid`` is the exception id (or the order id for order events)."""
     e: dict[str, object] = {
         "event_id": eid or f"ev-{next(_counter)}",
@@ -49,14 +56,32 @@ def ev(event_type: str, xid: str | None, at: datetime, *, eid: str | None = None
     return e
 
 
-def opened(xid: str, at: datetime, *, order_id: str | None = None, severity: str = "high",
-           tier: str = "key", value: float = 1000.0, currency: str = "USD",
-           site: str = "DC-ATL", origin: str = "ATL", destination: str = "MIA",
-           carrier: str | None = "ACME", category: str = "inventory_shortfall",
-           eid: str | None = None, **extra: object) -> dict:
+def opened(
+    xid: str,
+    at: datetime,
+    *,
+    order_id: str | None = None,
+    severity: str = "high",
+    tier: str = "key",
+    value: float = 1000.0,
+    currency: str = "USD",
+    site: str = "DC-ATL",
+    origin: str = "ATL",
+    destination: str = "MIA",
+    carrier: str | None = "ACME",
+    category: str = "inventory_shortfall",
+    eid: str | None = None,
+    **extra: object,
+) -> dict:
     fields: dict[str, object] = dict(
-        order_id=order_id or f"SO-{xid}", category=category, severity=severity, site=site,
-        origin=origin, destination=destination, customer_tier=tier, order_value=value,
+        order_id=order_id or f"SO-{xid}",
+        category=category,
+        severity=severity,
+        site=site,
+        origin=origin,
+        destination=destination,
+        customer_tier=tier,
+        order_value=value,
         currency=currency,
     )
     if carrier is not None:
@@ -75,8 +100,14 @@ def worked_example() -> list[dict]:
         touch,
         ev("exception.paused", "X-1", d + 10 * h, eid="w-3", reason="waiting_on_customer"),
         ev("exception.resumed", "X-1", d + 14 * h, eid="w-4"),
-        ev("exception.resolved", "X-1", d + 18 * h, eid="w-5", human=True,
-           resolution_code="split_ship"),
+        ev(
+            "exception.resolved",
+            "X-1",
+            d + 18 * h,
+            eid="w-5",
+            human=True,
+            resolution_code="split_ship",
+        ),
         ev("exception.reopened", "X-1", d + 32 * h, eid="w-6"),
         ev("exception.touched", "X-1", d + 33 * h, eid="w-7", human=True, action="call"),
         dict(touch),
@@ -91,8 +122,9 @@ def write_jsonl(path: Path, events: Iterable[dict | str]) -> Path:
     return path
 
 
-def ingest_events(tmp: Path, events: Iterable[dict | str], db: Path | None = None,
-                  name: str = "stream.jsonl") -> tuple[Path, IngestSummary]:
+def ingest_events(
+    tmp: Path, events: Iterable[dict | str], db: Path | None = None, name: str = "stream.jsonl"
+) -> tuple[Path, IngestSummary]:
     """Write ``events`` as JSON Lines under ``tmp`` and ingest them into ``db``."""
     path = write_jsonl(tmp / name, events)
     db = db or tmp / "fpi.duckdb"
@@ -121,15 +153,21 @@ def random_stream(rng: random.Random, n_exceptions: int = 12, orders: int = 4) -
                 used_minutes.add(m)
                 break
         t = base + timedelta(minutes=m)
-        events.append(opened(
-            xid, t, order_id=f"SO-{rng.randrange(orders)}",
-            severity=rng.choice(["low", "medium", "high", "critical"]),
-            tier=rng.choice(["strategic", "key", "standard"]),
-            value=float(rng.randrange(100, 5000)), currency=rng.choice(["USD", "EUR"]),
-            site=rng.choice(["DC-ATL", "DC-DAL"]), carrier=rng.choice(["ACME", "ZIP", None]),
-            category=rng.choice(["inventory_shortfall", "carrier_failure", "credit_hold"]),
-            **({"sla_target_hours": 2.5} if rng.random() < 0.15 else {}),
-        ))
+        events.append(
+            opened(
+                xid,
+                t,
+                order_id=f"SO-{rng.randrange(orders)}",
+                severity=rng.choice(["low", "medium", "high", "critical"]),
+                tier=rng.choice(["strategic", "key", "standard"]),
+                value=float(rng.randrange(100, 5000)),
+                currency=rng.choice(["USD", "EUR"]),
+                site=rng.choice(["DC-ATL", "DC-DAL"]),
+                carrier=rng.choice(["ACME", "ZIP", None]),
+                category=rng.choice(["inventory_shortfall", "carrier_failure", "credit_hold"]),
+                **({"sla_target_hours": 2.5} if rng.random() < 0.15 else {}),
+            )
+        )
         used_seconds: set[int] = {0}
         for _ in range(rng.randrange(0, 9)):
             sec = 0
@@ -137,10 +175,20 @@ def random_stream(rng: random.Random, n_exceptions: int = 12, orders: int = 4) -
                 sec = rng.randrange(-5400, 3600 * 60)
             used_seconds.add(sec)
             t2 = t + timedelta(seconds=sec)
-            kind = rng.choice([
-                "touched", "touched", "assigned", "escalated", "paused", "resumed",
-                "resolved", "resolved", "reopened", "cancelled" if rng.random() < 0.2 else "touched",
-            ])
+            kind = rng.choice(
+                [
+                    "touched",
+                    "touched",
+                    "assigned",
+                    "escalated",
+                    "paused",
+                    "resumed",
+                    "resolved",
+                    "resolved",
+                    "reopened",
+                    "cancelled" if rng.random() < 0.2 else "touched",
+                ]
+            )
             extra: dict[str, object] = {}
             if kind == "touched":
                 extra["action"] = "call"

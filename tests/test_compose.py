@@ -11,11 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None,
-                    reason="Debian's docker-compose is installed by ./dev test")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="Debian's docker-compose is installed by ./dev test",
+)
 def test_compose_config_is_valid() -> None:
-    proc = subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        ["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert "dashboard" in proc.stdout and "ingest" in proc.stdout
 

@@ -32,7 +32,9 @@ def test_reader_succeeds_while_ingest_writes(tmp_path: Path) -> None:
     db = tmp_path / "live.duckdb"
     writer = subprocess.Popen(
         [sys.executable, "-m", "fpi", "ingest", str(stream), "--db", str(db), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     cli_reads: list[int] = []
     lib_reads: list[int] = []
@@ -48,7 +50,9 @@ def test_reader_succeeds_while_ingest_writes(tmp_path: Path) -> None:
                     lib_reads.append(0 if df.is_empty() else int(df["accepted_events"][0]))
             proc = subprocess.run(
                 [sys.executable, "-m", "fpi", "kpis", "--db", str(db), "--format", "json"],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             assert proc.returncode == 0, proc.stderr
             assert "lock" not in proc.stderr.lower()

@@ -20,8 +20,15 @@ from tests.streams import T0, ev, fixed_clock, ingest_events, opened, random_str
 
 H = timedelta(hours=1)
 STATE_COLUMNS = "* EXCLUDE (opened_seq)"
-ALL_TABLES = ("exceptions", "exception_versions", "exception_events", "order_events",
-              "rejected_events", "duplicate_events", "pending_events")
+ALL_TABLES = (
+    "exceptions",
+    "exception_versions",
+    "exception_events",
+    "order_events",
+    "rejected_events",
+    "duplicate_events",
+    "pending_events",
+)
 
 
 def _chunk(events: list[dict | str]) -> Chunk:
@@ -37,8 +44,12 @@ def test_in_memory_flow_with_testing_source_and_sink() -> None:
         "{not json",
     ]
     out: list[tuple[str, list[Delta]]] = []
-    flow = build_flow(TestingSource([_chunk(events)]), TestingSink(out),
-                      settings=load_settings(), clock=fixed_clock)
+    flow = build_flow(
+        TestingSource([_chunk(events)]),
+        TestingSink(out),
+        settings=load_settings(),
+        clock=fixed_clock,
+    )
     run_main(flow)
     merged = merge([d for _key, batch in out for d in batch])
     assert {r[0] for r in merged.events} == {"a", "b"}
@@ -62,9 +73,7 @@ def test_follow_ups_before_opened_are_held_then_applied(tmp_path: Path) -> None:
 def test_second_opened_is_rejected_as_duplicate_open(tmp_path: Path) -> None:
     db, s = ingest_events(tmp_path, [opened("X-1", T0), opened("X-1", T0 + H, value=5.0)])
     assert (s.after.accepted, s.after.rejected) == (1, 1)
-    assert table(db, "SELECT reason FROM rejected_events")["reason"].to_list() == [
-        "duplicate_open"
-    ]
+    assert table(db, "SELECT reason FROM rejected_events")["reason"].to_list() == ["duplicate_open"]
     assert table(db, "SELECT order_value FROM exceptions")["order_value"][0] == 1000.0
 
 
@@ -95,9 +104,15 @@ def test_every_bad_line_is_kept_with_a_reason(tmp_path: Path) -> None:
     assert s.after.rejected == 9
     reasons = table(db, "SELECT source_offset, reason FROM rejected_events ORDER BY 1").rows()
     assert reasons == [
-        (1, "invalid_json"), (2, "schema"), (3, "unknown_event_type"),
-        (4, "unsupported_version"), (5, "naive_timestamp"), (6, "unknown_currency"),
-        (7, "schema"), (8, "schema"), (9, "schema"),
+        (1, "invalid_json"),
+        (2, "schema"),
+        (3, "unknown_event_type"),
+        (4, "unsupported_version"),
+        (5, "naive_timestamp"),
+        (6, "unknown_currency"),
+        (7, "schema"),
+        (8, "schema"),
+        (9, "schema"),
     ]
     raw = table(db, "SELECT raw FROM rejected_events WHERE source_offset = 1")["raw"][0]
     assert raw == "not json at all"
@@ -121,8 +136,9 @@ def test_ingesting_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
     assert s2.after == s1.after
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000))
 def test_shuffled_arrival_gives_the_same_exceptions_table(tmp_path_factory, seed: int) -> None:
     rng = random.Random(seed)
@@ -137,10 +153,14 @@ def test_shuffled_arrival_gives_the_same_exceptions_table(tmp_path_factory, seed
     assert table(a, qv).rows() == table(b, qv).rows()
 
 
-@settings(max_examples=10, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(st.one_of(st.text(max_size=80), st.binary(max_size=80).map(repr)),
-                      min_size=1, max_size=30))
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.one_of(st.text(max_size=80), st.binary(max_size=80).map(repr)), min_size=1, max_size=30
+    )
+)
 def test_random_garbage_never_crashes_and_is_all_rejected(tmp_path_factory, lines) -> None:
     cleaned = [ln.replace("\n", " ").replace("\r", " ") for ln in lines]
     cleaned = [ln for ln in cleaned if ln.strip()]

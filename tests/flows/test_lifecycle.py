@@ -18,57 +18,100 @@ from flows.lifecycle import (
 H = 3_600_000_000  # one hour in microseconds
 
 
-def s(hour: float, kind: str, *, human: bool = False, value: object = None,
-      seq: int | None = None) -> Step:
+def s(
+    hour: float, kind: str, *, human: bool = False, value: object = None, seq: int | None = None
+) -> Step:
     t = int(hour * H)
-    return Step(t, seq if seq is not None else t, f"exception.{kind}", human, value,  # type: ignore[arg-type]
-                f"{kind}@{hour}@{seq}")
+    return Step(
+        t,
+        seq if seq is not None else t,
+        f"exception.{kind}",
+        human,
+        value,  # type: ignore[arg-type]
+        f"{kind}@{hour}@{seq}",
+    )
 
 
 # (name, steps after an open at hour 0, expected final: status, active hours at the
-#  start of the last version (events that change nothing add no version), manual touches, reopens, escalation level, owner, resolved_at hour)
+#  start of the last version (events that change nothing add no version),
+#  manual touches, reopens, escalation level, owner, resolved_at hour)
 CASES = [
-    ("pause then resume", [s(1, "paused", value=None), s(3, "resumed")],
-     (OPEN, 1, 0, 0, 0, "(unassigned)", None)),
-    ("resume while open changes nothing", [s(1, "resumed")],
-     (OPEN, 0, 0, 0, 0, "(unassigned)", None)),
-    ("pause while paused changes nothing", [s(1, "paused"), s(2, "paused"), s(4, "resumed")],
-     (OPEN, 1, 0, 0, 0, "(unassigned)", None)),
-    ("resolve while paused stops the clock at the pause",
-     [s(2, "paused"), s(5, "resolved", human=True)],
-     (RESOLVED, 2, 0, 0, 0, "(unassigned)", 5)),
-    ("reopen and re-resolve: last resolution counts",
-     [s(1, "resolved"), s(3, "reopened"), s(4, "resolved")],
-     (RESOLVED, 2, 0, 1, 0, "(unassigned)", 4)),
-    ("reopen while open is ignored", [s(1, "reopened")],
-     (OPEN, 0, 0, 0, 0, "(unassigned)", None)),
-    ("cancel is final", [s(1, "cancelled"), s(2, "reopened"), s(3, "resolved")],
-     (CANCELLED, 1, 0, 0, 0, "(unassigned)", None)),
-    ("cancel a resolved exception", [s(1, "resolved"), s(2, "cancelled")],
-     (CANCELLED, 1, 0, 0, 0, "(unassigned)", None)),
-    ("system touches are not manual",
-     [s(1, "touched", human=True), s(2, "touched", human=False), s(3, "touched", human=True)],
-     (OPEN, 3, 2, 0, 0, "(unassigned)", None)),
-    ("touches after resolution still count", [s(1, "resolved"), s(2, "touched", human=True)],
-     (RESOLVED, 1, 1, 0, 0, "(unassigned)", 1)),
-    ("highest escalation level is kept",
-     [s(1, "escalated", value=2), s(2, "escalated", value=1)],
-     (OPEN, 1, 0, 0, 2, "(unassigned)", None)),
-    ("latest assignment is the owner",
-     [s(2, "assigned", value="beta"), s(1, "assigned", value="alpha")],
-     (OPEN, 2, 0, 0, 0, "beta", None)),
-    ("events before opened count at the opened time, in their own order",
-     [s(-2, "paused"), s(-1, "resumed"), s(3, "touched", human=True)],
-     (OPEN, 3, 1, 0, 0, "(unassigned)", None)),
-    ("early resolve is applied right after open",
-     [s(-1, "resolved", human=False)],
-     (RESOLVED, 0, 0, 0, 0, "(unassigned)", 0)),
-    ("equal times: arrival order (pause then resume)",
-     [s(2, "paused", seq=10), s(2, "resumed", seq=11)],
-     (OPEN, 2, 0, 0, 0, "(unassigned)", None)),
-    ("equal times: arrival order (resume then pause)",
-     [s(2, "resumed", seq=10), s(2, "paused", seq=11)],
-     (PAUSED, 2, 0, 0, 0, "(unassigned)", None)),
+    (
+        "pause then resume",
+        [s(1, "paused", value=None), s(3, "resumed")],
+        (OPEN, 1, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "resume while open changes nothing",
+        [s(1, "resumed")],
+        (OPEN, 0, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "pause while paused changes nothing",
+        [s(1, "paused"), s(2, "paused"), s(4, "resumed")],
+        (OPEN, 1, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "resolve while paused stops the clock at the pause",
+        [s(2, "paused"), s(5, "resolved", human=True)],
+        (RESOLVED, 2, 0, 0, 0, "(unassigned)", 5),
+    ),
+    (
+        "reopen and re-resolve: last resolution counts",
+        [s(1, "resolved"), s(3, "reopened"), s(4, "resolved")],
+        (RESOLVED, 2, 0, 1, 0, "(unassigned)", 4),
+    ),
+    ("reopen while open is ignored", [s(1, "reopened")], (OPEN, 0, 0, 0, 0, "(unassigned)", None)),
+    (
+        "cancel is final",
+        [s(1, "cancelled"), s(2, "reopened"), s(3, "resolved")],
+        (CANCELLED, 1, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "cancel a resolved exception",
+        [s(1, "resolved"), s(2, "cancelled")],
+        (CANCELLED, 1, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "system touches are not manual",
+        [s(1, "touched", human=True), s(2, "touched", human=False), s(3, "touched", human=True)],
+        (OPEN, 3, 2, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "touches after resolution still count",
+        [s(1, "resolved"), s(2, "touched", human=True)],
+        (RESOLVED, 1, 1, 0, 0, "(unassigned)", 1),
+    ),
+    (
+        "highest escalation level is kept",
+        [s(1, "escalated", value=2), s(2, "escalated", value=1)],
+        (OPEN, 1, 0, 0, 2, "(unassigned)", None),
+    ),
+    (
+        "latest assignment is the owner",
+        [s(2, "assigned", value="beta"), s(1, "assigned", value="alpha")],
+        (OPEN, 2, 0, 0, 0, "beta", None),
+    ),
+    (
+        "events before opened count at the opened time, in their own order",
+        [s(-2, "paused"), s(-1, "resumed"), s(3, "touched", human=True)],
+        (OPEN, 3, 1, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "early resolve is applied right after open",
+        [s(-1, "resolved", human=False)],
+        (RESOLVED, 0, 0, 0, 0, "(unassigned)", 0),
+    ),
+    (
+        "equal times: arrival order (pause then resume)",
+        [s(2, "paused", seq=10), s(2, "resumed", seq=11)],
+        (OPEN, 2, 0, 0, 0, "(unassigned)", None),
+    ),
+    (
+        "equal times: arrival order (resume then pause)",
+        [s(2, "resumed", seq=10), s(2, "paused", seq=11)],
+        (PAUSED, 2, 0, 0, 0, "(unassigned)", None),
+    ),
 ]
 
 
@@ -86,15 +129,26 @@ def test_final_state(name: str, steps: list[Step], expected: tuple) -> None:
 
 
 def test_arrival_order_of_steps_does_not_matter() -> None:
-    steps = [s(1, "paused"), s(3, "resumed"), s(5, "resolved"), s(7, "reopened"),
-             s(2, "touched", human=True)]
+    steps = [
+        s(1, "paused"),
+        s(3, "resumed"),
+        s(5, "resolved"),
+        s(7, "reopened"),
+        s(2, "touched", human=True),
+    ]
     assert derive(0, steps) == derive(0, list(reversed(steps)))
 
 
 def test_worked_example_as_of() -> None:
     """kpis.md worked example: active hours 2 at 12:00, 6 at 20:00, 8 at 10:00 next day."""
-    steps = [s(1, "touched", human=True), s(2, "paused"), s(6, "resumed"),
-             s(10, "resolved", human=True), s(24, "reopened"), s(25, "touched", human=True)]
+    steps = [
+        s(1, "touched", human=True),
+        s(2, "paused"),
+        s(6, "resumed"),
+        s(10, "resolved", human=True),
+        s(24, "reopened"),
+        s(25, "touched", human=True),
+    ]
     versions = derive(0, steps).versions
     for hour, status, active in [(4, PAUSED, 2), (12, RESOLVED, 6), (26, OPEN, 8)]:
         v = version_at(versions, hour * H)

@@ -27,37 +27,55 @@ def reason(obj: dict | str) -> str:
 GOOD = ev("exception.touched", "X-1", T0, action="call")
 
 
-@pytest.mark.parametrize(("obj", "expected"), [
-    ("{", "invalid_json"),
-    ("null", "schema"),
-    (dict(GOOD, event_type="exception.moved"), "unknown_event_type"),
-    ({k: v for k, v in GOOD.items() if k != "event_type"}, "schema"),
-    (dict(GOOD, schema_version="2"), "unsupported_version"),
-    (dict(GOOD, schema_version="2.1", event_type="exception.teleported"), "unsupported_version"),
-    (dict(GOOD, schema_version="one"), "schema"),
-    (dict(GOOD, schema_version=1), "schema"),
-    (dict(GOOD, occurred_at="2026-05-04T08:00:00"), "naive_timestamp"),
-    (dict(GOOD, occurred_at="yesterday"), "schema"),
-    (dict(GOOD, occurred_at=1714800000), "schema"),
-    (dict(GOOD, event_id="x" * 129), "schema"),
-    (dict(GOOD, source_system=""), "schema"),
-    (dict(GOOD, actor={"id": "u", "kind": "robot"}), "schema"),
-    (opened("X", T0, currency="XYZ"), "unknown_currency"),
-    (opened("X", T0, currency="usd"), "schema"),
-    (opened("X", T0, severity="urgent"), "schema"),
-    (opened("X", T0, tier="gold"), "schema"),
-    (opened("X", T0, value=-1.0), "schema"),
-    (opened("X", T0, value="100"), "schema"),
-    (opened("X", T0, category="Inventory Shortfall"), "schema"),
-    (opened("X", T0, sla_target_hours=0), "schema"),
-    (ev("exception.escalated", "X", T0, level=0), "schema"),
-    (ev("exception.escalated", "X", T0, level=1.5), "schema"),
-    (ev("exception.paused", "X", T0), "schema"),
-    (ev("order.delivered", "SO-1", T0, in_full="yes"), "schema"),
-    (ev("order.released", "SO-1", T0, site="A", origin="A", destination="B",
-        customer_tier="key", order_value=1.0, currency="USD",
-        promised_delivery_at="2026-05-05T00:00:00"), "naive_timestamp"),
-])
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ("{", "invalid_json"),
+        ("null", "schema"),
+        (dict(GOOD, event_type="exception.moved"), "unknown_event_type"),
+        ({k: v for k, v in GOOD.items() if k != "event_type"}, "schema"),
+        (dict(GOOD, schema_version="2"), "unsupported_version"),
+        (
+            dict(GOOD, schema_version="2.1", event_type="exception.teleported"),
+            "unsupported_version",
+        ),
+        (dict(GOOD, schema_version="one"), "schema"),
+        (dict(GOOD, schema_version=1), "schema"),
+        (dict(GOOD, occurred_at="2026-05-04T08:00:00"), "naive_timestamp"),
+        (dict(GOOD, occurred_at="yesterday"), "schema"),
+        (dict(GOOD, occurred_at=1714800000), "schema"),
+        (dict(GOOD, event_id="x" * 129), "schema"),
+        (dict(GOOD, source_system=""), "schema"),
+        (dict(GOOD, actor={"id": "u", "kind": "robot"}), "schema"),
+        (opened("X", T0, currency="XYZ"), "unknown_currency"),
+        (opened("X", T0, currency="usd"), "schema"),
+        (opened("X", T0, severity="urgent"), "schema"),
+        (opened("X", T0, tier="gold"), "schema"),
+        (opened("X", T0, value=-1.0), "schema"),
+        (opened("X", T0, value="100"), "schema"),
+        (opened("X", T0, category="Inventory Shortfall"), "schema"),
+        (opened("X", T0, sla_target_hours=0), "schema"),
+        (ev("exception.escalated", "X", T0, level=0), "schema"),
+        (ev("exception.escalated", "X", T0, level=1.5), "schema"),
+        (ev("exception.paused", "X", T0), "schema"),
+        (ev("order.delivered", "SO-1", T0, in_full="yes"), "schema"),
+        (
+            ev(
+                "order.released",
+                "SO-1",
+                T0,
+                site="A",
+                origin="A",
+                destination="B",
+                customer_tier="key",
+                order_value=1.0,
+                currency="USD",
+                promised_delivery_at="2026-05-05T00:00:00",
+            ),
+            "naive_timestamp",
+        ),
+    ],
+)
 def test_reject_reasons(obj: dict | str, expected: str) -> None:
     assert reason(obj) == expected
 
@@ -68,7 +86,10 @@ def test_rejected_keeps_raw_text_and_ids() -> None:
     assert isinstance(r, Rejected)
     assert json.loads(r.raw) == bad
     assert (r.event_id, r.event_type, r.source, r.offset) == (
-        GOOD["event_id"], "exception.touched", "src", 1
+        GOOD["event_id"],
+        "exception.touched",
+        "src",
+        1,
     )
     assert "occurred_at" in r.detail
 

@@ -8,8 +8,26 @@ from flows.records import Delta
 from flows.sink import ensure_database, merge, write_deltas
 from tests.streams import table
 
-EV = ("e1", "exception.touched", 0, 0, "X", None, "S", "a", "human", "1", None, None,
-      "call", "f", 1, 1, "{}", 0)
+EV = (
+    "e1",
+    "exception.touched",
+    0,
+    0,
+    "X",
+    None,
+    "S",
+    "a",
+    "human",
+    "1",
+    None,
+    None,
+    "call",
+    "f",
+    1,
+    1,
+    "{}",
+    0,
+)
 REJ = ("f", 2, "bad", "invalid_json", "d", None, None, 5)
 PEND = ("p1", "X", "exception.touched", 0, "f", 3, 3, "{}", 0)
 
@@ -17,12 +35,15 @@ PEND = ("p1", "X", "exception.touched", 0, "f", 3, 3, "{}", 0)
 def test_writing_a_delta_twice_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     ensure_database(db)
-    d = Delta(events=[EV], rejected=[REJ], duplicates=[("f", 4, "e1", "{}", 0)],
-              pending_add=[PEND])
+    d = Delta(events=[EV], rejected=[REJ], duplicates=[("f", 4, "e1", "{}", 0)], pending_add=[PEND])
     write_deltas(db, [d])
     write_deltas(db, [d])
-    for t, n in [("exception_events", 1), ("rejected_events", 1), ("duplicate_events", 1),
-                 ("pending_events", 1)]:
+    for t, n in [
+        ("exception_events", 1),
+        ("rejected_events", 1),
+        ("duplicate_events", 1),
+        ("pending_events", 1),
+    ]:
         assert table(db, f"SELECT count(*) AS n FROM {t}")["n"][0] == n
 
 

@@ -41,8 +41,9 @@ def test_ingest_prints_one_summary_line_and_is_idempotent(tmp_path: Path, capsys
 
 
 def test_kpis_json_names_and_formats(db: Path, capsys) -> None:
-    code, out, _ = run(capsys, "kpis", "--db", str(db), "--as-of", "2026-05-05T10:00:00Z",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "kpis", "--db", str(db), "--as-of", "2026-05-05T10:00:00Z", "--format", "json"
+    )
     assert code == 0
     rows = json.loads(out)
     assert isinstance(rows, list) and len(rows) == 1
@@ -55,8 +56,18 @@ def test_kpis_json_names_and_formats(db: Path, capsys) -> None:
 
 
 def test_kpis_by_dimension_names_the_group_column(db: Path, capsys) -> None:
-    code, out, _ = run(capsys, "kpis", "--db", str(db), "--by", "lane", "--format", "json",
-                       "--from", "2026-05-01T00:00:00+02:00")
+    code, out, _ = run(
+        capsys,
+        "kpis",
+        "--db",
+        str(db),
+        "--by",
+        "lane",
+        "--format",
+        "json",
+        "--from",
+        "2026-05-01T00:00:00+02:00",
+    )
     assert code == 0
     rows = json.loads(out)
     assert [r["lane"] for r in rows] == ["ATL→MIA"]
@@ -64,22 +75,50 @@ def test_kpis_by_dimension_names_the_group_column(db: Path, capsys) -> None:
 
 
 def test_where_filters_and_csv(db: Path, capsys) -> None:
-    code, out, _ = run(capsys, "kpis", "--db", str(db), "--where", "lane=ATL->MIA",
-                       "--where", "site=NOPE", "--format", "csv")
+    code, out, _ = run(
+        capsys,
+        "kpis",
+        "--db",
+        str(db),
+        "--where",
+        "lane=ATL->MIA",
+        "--where",
+        "site=NOPE",
+        "--format",
+        "csv",
+    )
     assert code == 0
     row = next(csv.DictReader(io.StringIO(out)))
     assert row["open_exceptions"] == "0"
 
 
 def test_bottlenecks_json(db: Path, capsys) -> None:
-    code, out, _ = run(capsys, "bottlenecks", "--db", str(db), "--by", "carrier",
-                       "--as-of", "2026-05-05T10:00:00Z", "--top", "3", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "bottlenecks",
+        "--db",
+        str(db),
+        "--by",
+        "carrier",
+        "--as-of",
+        "2026-05-05T10:00:00Z",
+        "--top",
+        "3",
+        "--format",
+        "json",
+    )
     assert code == 0
     rows = json.loads(out)
     assert rows[0]["carrier"] == "ACME" and rows[0]["rank"] == 1
-    assert set(rows[0]) >= {"sla_overrun_hours", "share_of_overrun", "exceptions",
-                            "breach_rate", "mttr_hours", "avg_manual_touches",
-                            "revenue_at_risk"}
+    assert set(rows[0]) >= {
+        "sla_overrun_hours",
+        "share_of_overrun",
+        "exceptions",
+        "breach_rate",
+        "mttr_hours",
+        "avg_manual_touches",
+        "revenue_at_risk",
+    }
 
 
 def test_table_format_is_readable(db: Path, capsys) -> None:
@@ -87,19 +126,34 @@ def test_table_format_is_readable(db: Path, capsys) -> None:
     assert code == 0 and "open_exceptions" in out
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [
-    (["kpis", "--db", "/nonexistent/x.duckdb"], 1, "database not found"),
-    (["kpis", "--db", "{db}", "--as-of", "yesterday"], 2, "not an RFC 3339 time"),
-    (["kpis", "--db", "{db}", "--as-of", "2026-05-05T10:00:00"], 2, "no UTC offset"),
-    (["kpis", "--db", "{db}", "--by", "planet"], 2, "unknown dimension"),
-    (["kpis", "--db", "{db}", "--where", "site"], 2, "DIM=VALUE"),
-    (["kpis", "--db", "{db}", "--as-of", "2026-05-01T00:00:00Z",
-      "--from", "2026-05-02T00:00:00Z"], 2, "is after"),
-    (["ingest", "/nonexistent.jsonl", "--db", "{db}"], 1, "input not found"),
-    (["report", "--db", "{db}", "--out", "/tmp/x.pdf"], 2, "unknown report format"),
-])
-def test_errors_are_one_clear_line(db: Path, capsys, argv: list[str], code: int,
-                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["kpis", "--db", "/nonexistent/x.duckdb"], 1, "database not found"),
+        (["kpis", "--db", "{db}", "--as-of", "yesterday"], 2, "not an RFC 3339 time"),
+        (["kpis", "--db", "{db}", "--as-of", "2026-05-05T10:00:00"], 2, "no UTC offset"),
+        (["kpis", "--db", "{db}", "--by", "planet"], 2, "unknown dimension"),
+        (["kpis", "--db", "{db}", "--where", "site"], 2, "DIM=VALUE"),
+        (
+            [
+                "kpis",
+                "--db",
+                "{db}",
+                "--as-of",
+                "2026-05-01T00:00:00Z",
+                "--from",
+                "2026-05-02T00:00:00Z",
+            ],
+            2,
+            "is after",
+        ),
+        (["ingest", "/nonexistent.jsonl", "--db", "{db}"], 1, "input not found"),
+        (["report", "--db", "{db}", "--out", "/tmp/x.pdf"], 2, "unknown report format"),
+    ],
+)
+def test_errors_are_one_clear_line(
+    db: Path, capsys, argv: list[str], code: int, message: str
+) -> None:
     got, out, err = run(capsys, *[a.replace("{db}", str(db)) for a in argv])
     assert got == code
     assert message in err
@@ -108,6 +162,7 @@ def test_errors_are_one_clear_line(db: Path, capsys, argv: list[str], code: int,
 
 def test_not_an_fpi_database(tmp_path: Path, capsys) -> None:
     import duckdb
+
     path = tmp_path / "other.duckdb"
     duckdb.connect(str(path)).close()
     code, _, err = run(capsys, "kpis", "--db", str(path))
@@ -137,7 +192,11 @@ def test_schema_is_json_schema_with_every_event_type(capsys) -> None:
 
 
 def test_console_script_entry_point(db: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "fpi", "kpis", "--db", str(db),
-                           "--format", "json"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fpi", "kpis", "--db", str(db), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["accepted_events"] == 7

@@ -19,7 +19,7 @@ def test_default_policy_matches_kpis_md() -> None:
 
 def test_user_file_overrides_sections(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[sla.base_hours]\nhigh = 10\n[rates]\nUSD = 1.0\nZAR = 0.05\n')
+    cfg.write_text("[sla.base_hours]\nhigh = 10\n[rates]\nUSD = 1.0\nZAR = 0.05\n")
     s = load_settings(cfg)
     assert s.sla.target_hours("high", "standard") == 10.0
     assert s.sla.target_hours("low", "standard") == 72.0  # untouched keys stay

@@ -22,8 +22,16 @@ def test_every_kpi_name_of_the_spec_is_in_the_catalog() -> None:
         return
     text = SPEC.read_text()
     table_names = set(re.findall(r"^\| `([a-z0-9_]+)`", text, flags=re.M))
-    inline = {"otif", "on_time_rate", "in_full_rate", "exception_rate", "accepted_events",
-              "duplicate_events", "rejected_events", "pending_events"}
+    inline = {
+        "otif",
+        "on_time_rate",
+        "in_full_rate",
+        "exception_rate",
+        "accepted_events",
+        "duplicate_events",
+        "rejected_events",
+        "pending_events",
+    }
     for name in table_names | inline:
         assert name in BY_NAME, name
 

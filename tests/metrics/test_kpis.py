@@ -36,6 +36,7 @@ def _row(db: Path, t: datetime, start: datetime | None = None, **kw: object) -> 
 
 # --- the worked example of kpis.md -------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def worked_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db, summary = ingest_events(tmp_path_factory.mktemp("worked"), worked_example())
@@ -77,6 +78,7 @@ def test_data_clock_is_the_default_as_of(worked_db: Path) -> None:
 
 # --- flow KPIs ----------------------------------------------------------------------
 
+
 def _flow_scenario() -> list[dict]:
     m = dict(severity="medium", tier="standard")  # target 24 h
     return [
@@ -108,24 +110,69 @@ def _flow_scenario() -> list[dict]:
         opened("G", datetime(2026, 4, 20, tzinfo=UTC), **m),
         ev("exception.resolved", "G", datetime(2026, 4, 21, tzinfo=UTC), resolution_code="x"),
         # orders
-        ev("order.released", "O1", day(4), site="DC-ATL", origin="ATL", destination="MIA",
-           customer_tier="key", order_value=10.0, currency="USD",
-           promised_delivery_at="2026-05-06T00:00:00Z"),
+        ev(
+            "order.released",
+            "O1",
+            day(4),
+            site="DC-ATL",
+            origin="ATL",
+            destination="MIA",
+            customer_tier="key",
+            order_value=10.0,
+            currency="USD",
+            promised_delivery_at="2026-05-06T00:00:00Z",
+        ),
         ev("order.delivered", "O1", day(5), in_full=True),
-        ev("order.released", "O2", day(4), site="DC-ATL", origin="ATL", destination="MIA",
-           customer_tier="key", order_value=10.0, currency="USD",
-           promised_delivery_at="2026-05-06T00:00:00Z"),
+        ev(
+            "order.released",
+            "O2",
+            day(4),
+            site="DC-ATL",
+            origin="ATL",
+            destination="MIA",
+            customer_tier="key",
+            order_value=10.0,
+            currency="USD",
+            promised_delivery_at="2026-05-06T00:00:00Z",
+        ),
         ev("order.delivered", "O2", day(7), in_full=True),
-        ev("order.released", "O3", day(5), site="DC-DAL", origin="DAL", destination="MIA",
-           customer_tier="key", order_value=10.0, currency="USD",
-           promised_delivery_at="2026-05-08T00:00:00+02:00"),
+        ev(
+            "order.released",
+            "O3",
+            day(5),
+            site="DC-DAL",
+            origin="DAL",
+            destination="MIA",
+            customer_tier="key",
+            order_value=10.0,
+            currency="USD",
+            promised_delivery_at="2026-05-08T00:00:00+02:00",
+        ),
         ev("order.delivered", "O3", day(7), in_full=False),
-        ev("order.released", "O4", day(5), site="DC-DAL", origin="DAL", destination="MIA",
-           customer_tier="key", order_value=10.0, currency="USD",
-           promised_delivery_at="2026-05-08T00:00:00Z"),
-        ev("order.released", "O5", datetime(2026, 4, 1, tzinfo=UTC), site="DC-DAL",
-           origin="DAL", destination="MIA", customer_tier="key", order_value=10.0,
-           currency="USD", promised_delivery_at="2026-04-03T00:00:00Z"),
+        ev(
+            "order.released",
+            "O4",
+            day(5),
+            site="DC-DAL",
+            origin="DAL",
+            destination="MIA",
+            customer_tier="key",
+            order_value=10.0,
+            currency="USD",
+            promised_delivery_at="2026-05-08T00:00:00Z",
+        ),
+        ev(
+            "order.released",
+            "O5",
+            datetime(2026, 4, 1, tzinfo=UTC),
+            site="DC-DAL",
+            origin="DAL",
+            destination="MIA",
+            customer_tier="key",
+            order_value=10.0,
+            currency="USD",
+            promised_delivery_at="2026-04-03T00:00:00Z",
+        ),
         ev("order.delivered", "O5", datetime(2026, 4, 2, tzinfo=UTC), in_full=True),
     ]
 
@@ -136,30 +183,33 @@ def flow_row(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return _row(db, day(10), day(3))
 
 
-@pytest.mark.parametrize(("kpi", "expected"), [
-    ("opened", 5),
-    ("resolved", 4),
-    ("cancelled", 1),
-    ("sla_adherence", 0.75),
-    ("mttr_hours", 17.5),  # (10 + 30 + 6 + 24) / 4
-    ("p50_resolution_hours", 17.0),  # type 7 over [6, 10, 24, 30]
-    ("p90_resolution_hours", 28.2),
-    ("avg_manual_touches", 0.75),
-    ("first_touch_resolution_rate", 0.75),
-    ("auto_resolution_rate", 0.25),
-    ("reopen_rate", 0.25),
-    ("escalation_rate", 0.25),
-    ("sla_overrun_hours", 210.0),  # B 6 h + F (216 - 12) h
-    ("open_exceptions", 1),
-    ("aging_gt_3d", 1),
-    ("breached_open", 1),
-    ("revenue_at_risk", 700.0),
-    ("breached_revenue_at_risk", 700.0),
-    ("otif", 1 / 3),
-    ("on_time_rate", 2 / 3),
-    ("in_full_rate", 2 / 3),
-    ("exception_rate", 0.5),  # O1 and O3 of O1..O4
-])
+@pytest.mark.parametrize(
+    ("kpi", "expected"),
+    [
+        ("opened", 5),
+        ("resolved", 4),
+        ("cancelled", 1),
+        ("sla_adherence", 0.75),
+        ("mttr_hours", 17.5),  # (10 + 30 + 6 + 24) / 4
+        ("p50_resolution_hours", 17.0),  # type 7 over [6, 10, 24, 30]
+        ("p90_resolution_hours", 28.2),
+        ("avg_manual_touches", 0.75),
+        ("first_touch_resolution_rate", 0.75),
+        ("auto_resolution_rate", 0.25),
+        ("reopen_rate", 0.25),
+        ("escalation_rate", 0.25),
+        ("sla_overrun_hours", 210.0),  # B 6 h + F (216 - 12) h
+        ("open_exceptions", 1),
+        ("aging_gt_3d", 1),
+        ("breached_open", 1),
+        ("revenue_at_risk", 700.0),
+        ("breached_revenue_at_risk", 700.0),
+        ("otif", 1 / 3),
+        ("on_time_rate", 2 / 3),
+        ("in_full_rate", 2 / 3),
+        ("exception_rate", 0.5),  # O1 and O3 of O1..O4
+    ],
+)
 def test_flow_kpi(flow_row: dict, kpi: str, expected: float) -> None:
     assert flow_row[kpi] == pytest.approx(expected)
 
@@ -168,12 +218,20 @@ def test_empty_period_gives_zero_counts_and_null_means(tmp_path: Path) -> None:
     db, _ = ingest_events(tmp_path, _flow_scenario())
     r = _row(db, day(20), day(19))
     assert (r["resolved"], r["opened"], r["cancelled"]) == (0, 0, 0)
-    for k in ("sla_adherence", "mttr_hours", "p50_resolution_hours", "avg_manual_touches",
-              "first_touch_resolution_rate", "otif", "exception_rate"):
+    for k in (
+        "sla_adherence",
+        "mttr_hours",
+        "p50_resolution_hours",
+        "avg_manual_touches",
+        "first_touch_resolution_rate",
+        "otif",
+        "exception_rate",
+    ):
         assert r[k] is None
 
 
 # --- revenue at risk ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def revenue_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -183,10 +241,25 @@ def revenue_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         opened("Y", day(5), order_id="SO-1", value=150.0, site="DC-DAL", **low),
         opened("Z", day(4), order_id="SO-2", value=500.0, currency="EUR", site="DC-ATL", **low),
         ev("exception.resolved", "Z", day(4, 5), resolution_code="x"),
-        opened("W", day(4), order_id="SO-3", value=70.0, site="DC-ATL",
-               severity="critical", tier="strategic"),
-        opened("V", day(4), order_id="SO-4", value=1000.0, currency="EUR", site="DC-DAL",
-               carrier=None, **low),
+        opened(
+            "W",
+            day(4),
+            order_id="SO-3",
+            value=70.0,
+            site="DC-ATL",
+            severity="critical",
+            tier="strategic",
+        ),
+        opened(
+            "V",
+            day(4),
+            order_id="SO-4",
+            value=1000.0,
+            currency="EUR",
+            site="DC-DAL",
+            carrier=None,
+            **low,
+        ),
     ]
     db, _ = ingest_events(tmp_path_factory.mktemp("rev"), events)
     return db
@@ -214,9 +287,7 @@ def test_filters_and_lane_alias(revenue_db: Path) -> None:
         win = window(con, day(6))
         assert win is not None
         df = compute(con, win, by="carrier", where={"site": ["DC-DAL"]})
-    assert dict(zip(df["carrier"], df["open_exceptions"], strict=True)) == {
-        "(none)": 1, "ACME": 1
-    }
+    assert dict(zip(df["carrier"], df["open_exceptions"], strict=True)) == {"(none)": 1, "ACME": 1}
 
 
 def test_owner_team_is_taken_as_of_t(tmp_path: Path) -> None:
@@ -250,8 +321,10 @@ def test_bottlenecks_rank_by_overrun_with_shares(tmp_path: Path) -> None:
 
 # --- against the independent reference ----------------------------------------------
 
-@settings(max_examples=10, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 100_000))
 def test_metric_layer_matches_reference(tmp_path_factory, seed: int) -> None:
     rng = random.Random(seed)
