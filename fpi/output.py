@@ -94,5 +94,7 @@ def render(df: pl.DataFrame, fmt: str, title: str | None = None) -> str:
     if fmt == "csv":
         return to_csv(df)
     if fmt == "table":
+        if df.width == 0:
+            return "no data yet: the database holds no accepted events"
         return to_table(df, title)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

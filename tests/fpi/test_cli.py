@@ -200,3 +200,17 @@ def test_console_script_entry_point(db: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["accepted_events"] == 7
+
+
+def test_generate_writes_a_stream_that_ingests(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "g.jsonl.gz"
+    code, text, _ = run(capsys, "generate", "--out", str(out), "--days", "1",
+                        "--lines-per-day", "800", "--seed", "3")
+    assert code == 0 and out.exists() and "events" in text
+    code, text, _ = run(capsys, "ingest", str(out), "--db", str(tmp_path / "g.duckdb"))
+    assert code == 0 and "accepted" in text
+
+
+def test_generate_rejects_bad_knobs(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "generate", "--out", str(tmp_path / "x.jsonl"), "--days", "0")
+    assert code == 2 and "positive" in err

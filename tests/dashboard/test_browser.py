@@ -1,0 +1,236 @@
+"""The dashboard in a real browser: ``fpi dashboard`` + Debian's headless Chromium
+driven by Playwright.
+
+* every page renders its Plotly charts and no Streamlit exception; screenshots go
+  to ``docs/screenshots/<page>.png``; a filter in the URL is applied, and a click
+  on a bottleneck bar narrows the dashboard and lands in the URL;
+* the same while ``fpi ingest`` keeps writing a bigger stream into the database
+  (the dashboard refreshes itself and never shows a lock error).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sample_streams.generator import DEMO_CONFIG, PLANTED_BOTTLENECK, write_stream
+from tests.dashboard.scenario import copy_db, sample_db
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+# page -> (url path, charts it must show at least)
+PAGES = {
+    "overview": ("", 3),
+    "bottlenecks": ("bottlenecks", 6),
+    "aging": ("aging", 3),
+    "queue": ("queue", 1),
+    "quality": ("quality", 3),
+}
+
+if not CHROMIUM.exists():  # pragma: no cover - other machines
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
+
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fpi() -> list[str]:
+    exe = Path(sys.executable).with_name("fpi")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fpi"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+@contextmanager
+def dashboard(db: Path, refresh: float = 0.0) -> Iterator[str]:
+    """``fpi dashboard --db DB --headless --port P`` running; yields its base URL."""
+    port = _free_port()
+    log = db.with_name(f"dashboard-{port}.log")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                *_fpi(),
+                "dashboard",
+                "--db",
+                str(db),
+                "--headless",
+                "--port",
+                str(port),
+                "--refresh",
+                str(refresh),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"dashboard did not start:\n{log.read_text()}")
+                time.sleep(0.3)
+            yield base
+        finally:
+            proc.terminate()  # fpi dashboard passes SIGTERM on to Streamlit
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            yield page
+        finally:
+            b.close()
+
+
+def _settle(page: Any, min_charts: int, timeout: float = 90.0) -> int:
+    """Wait until the page shows ``min_charts`` Plotly charts and stops changing."""
+    page.wait_for_selector(".js-plotly-plot", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    last, stable = -1, 0
+    while time.monotonic() < deadline:
+        n = page.locator(".js-plotly-plot").count()
+        stable = stable + 1 if n == last and n >= min_charts else 0
+        if stable >= 4:
+            return n
+        last = n
+        time.sleep(0.25)
+    return last
+
+
+def _visit(page: Any, base: str, name: str, query: str = "") -> int:
+    path, min_charts = PAGES[name]
+    page.goto(f"{base}/{path}{query}", wait_until="domcontentloaded")
+    n = _settle(page, min_charts)
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{name}: {errors.first.inner_text()}"
+    assert n >= min_charts, f"{name}: {n} charts, expected at least {min_charts}"
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    for bad in ("Could not set lock", "Cannot read the database", "Traceback"):
+        assert bad not in text, f"{name}: {bad!r} reached the page"
+    return n
+
+
+def _screenshot(page: Any, path: Path) -> None:
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
+    page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 1000), 6000)})
+    time.sleep(1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_every_page_in_chromium_with_screenshots(tmp_path: Path) -> None:
+    db = copy_db(sample_db(), tmp_path)
+    carrier = PLANTED_BOTTLENECK["carrier"]
+    with dashboard(db) as base, browser() as page:
+        for name in PAGES:
+            _visit(page, base, name)
+            _screenshot(page, SHOTS / f"{name}.png")
+        # a shared link: the filter in the URL is applied
+        _visit(page, base, "aging", f"?carrier={carrier}")
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert carrier in sidebar
+        # a click on the top carrier bar narrows every page, and the URL says so
+        _visit(page, base, "bottlenecks")
+        page.locator(".st-key-bn-carrier .js-plotly-plot .bars path").first.click(force=True)
+        deadline = time.monotonic() + 30
+        while f"carrier={carrier}" not in page.url and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert f"carrier={carrier}" in page.url
+        _visit(page, base, "queue", f"?carrier={carrier}")
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_pages_stay_up_while_ingest_writes(tmp_path: Path) -> None:
+    db = copy_db(sample_db(), tmp_path)
+    # the demo world continued for more days: the demo days again (duplicates), then new
+    bigger = tmp_path / "bigger.jsonl"
+    write_stream(bigger, replace(DEMO_CONFIG, days=DEMO_CONFIG.days + 5))
+    with dashboard(db, refresh=1.0) as base, browser() as page:
+        _visit(page, base, "overview")
+        before = page.locator('[data-testid="stSidebar"]').inner_text()
+        ingest = subprocess.Popen(
+            [*_fpi(), "ingest", str(bigger), "--db", str(db), "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            cwd=ROOT,
+        )
+        try:
+            visits, during = 0, 0
+            names = list(PAGES)
+            while ingest.poll() is None or visits < len(names):
+                running = ingest.poll() is None
+                _visit(page, base, names[visits % len(names)])
+                visits += 1
+                during += running
+                if visits > 60:
+                    break
+            out = ingest.communicate(timeout=300)[0].decode()
+        finally:
+            if ingest.poll() is None:
+                ingest.terminate()
+                ingest.wait()
+        assert ingest.returncode == 0, out
+        assert during >= 2, f"only {during} page visits while the ingest was writing"
+        # after the ingest the dashboard shows the newer data (it refreshes on its own)
+        deadline = time.monotonic() + 30
+        after = before
+        while after == before and time.monotonic() < deadline:
+            time.sleep(1.0)
+            after = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert after != before, "the data clock did not move on the page"
+        _visit(page, base, "overview")
+        _screenshot(page, tmp_path / "live-overview.png")

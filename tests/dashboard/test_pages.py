@@ -1,0 +1,207 @@
+"""Every page through ``streamlit.testing.v1.AppTest``: empty and sample databases,
+filters from the URL and from the widgets, drill-down, empty states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sample_streams.generator import PLANTED_BOTTLENECK
+from tests.dashboard.conftest import Runner
+from tests.dashboard.helpers import PAGES, chart_titled, charts, metrics, texts
+from tests.dashboard.scenario import empty_db, hand_db, rejects_only_db, sample_db
+
+
+def _ok(at: object) -> None:
+    assert not at.exception, [e.message for e in at.exception]  # type: ignore[attr-defined]
+    assert not at.error, [e.value for e in at.error]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_on_an_empty_database_explains_itself(run_page: Runner, page: str) -> None:
+    at = run_page(empty_db(), page)
+    _ok(at)
+    assert "No data yet" in texts(at)
+    assert not charts(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_charts_on_the_sample_stream(run_page: Runner, page: str) -> None:
+    at = run_page(sample_db(), page)
+    _ok(at)
+    figs = charts(at)
+    assert figs, f"no chart on {page}"
+    # every chart has the numbers behind it as CSV
+    assert len(at.get("download_button")) >= len(figs)
+    assert "(latest data)" in texts(at)
+
+
+def test_quality_page_counts_rejected_lines_without_any_accepted_event(run_page: Runner) -> None:
+    at = run_page(rejects_only_db(), "quality")
+    _ok(at)
+    m = metrics(at)
+    assert m["Rejected events"] == "3" and m["Accepted events"] == "0"
+    assert charts(at)
+    assert run_page(rejects_only_db(), "overview").info  # the others: no data yet
+
+
+def test_overview_numbers_come_from_the_metric_layer(run_page: Runner) -> None:
+    # hand scenario as of 05-05 12:00 (tests/metrics/test_series.py): open X-1 and X-2,
+    # revenue at risk 1000 + 540; over the last day X-3 met and X-5 missed its SLA
+    at = run_page(hand_db(), "overview", as_of="2026-05-05T12:00:00Z", period="last 24 hours")
+    _ok(at)
+    m = metrics(at)
+    assert m["Open exceptions"] == "2"
+    assert m["Breached (open)"] == "2"
+    assert m["Revenue at risk"] == "1.5k USD"
+    assert m["SLA adherence"] == "50.0%"
+    assert m["MTTR (h)"] == "3.0 h"
+    assert m["OTIF"] == "—"  # no order milestones in this stream
+    deltas = {t.label: t.delta for t in at.metric}
+    assert deltas["Open exceptions"] == "-1"  # 3 open the day before at 12:00
+    backlog = chart_titled(at, "Backlog by aging bucket")
+    assert len(backlog["data"][0]["x"]) == 25  # hourly points over the day
+
+
+def test_filters_from_the_url_change_the_numbers(run_page: Runner) -> None:
+    base = metrics(run_page(sample_db(), "overview"))
+    at = run_page(sample_db(), "overview", carrier=PLANTED_BOTTLENECK["carrier"])
+    _ok(at)
+    only = metrics(at)
+    assert int(only["Open exceptions"]) < int(base["Open exceptions"])
+    assert only["Revenue at risk"] != base["Revenue at risk"]
+    assert at.multiselect(key="carrier").value == [PLANTED_BOTTLENECK["carrier"]]
+    assert f"carrier = {PLANTED_BOTTLENECK['carrier']}" in texts(at)
+
+
+def test_filter_widgets_change_the_numbers_on_every_kpi_page(run_page: Runner) -> None:
+    at = run_page(sample_db(), "aging")
+    before = metrics(at)["Open exceptions"]
+    at.multiselect(key="severity").set_value(["critical"]).run()
+    _ok(at)
+    after = metrics(at)["Open exceptions"]
+    assert int(after) < int(before)
+    at.button(key="clear-sidebar").click().run()
+    assert metrics(at)["Open exceptions"] == before
+
+
+def test_filters_keep_working_across_pages(run_page: Runner) -> None:
+    at = run_page(sample_db(), "overview", site="DC-DAL")
+    at.switch_page(PAGES["queue"]).run()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert set(table["site"]) == {"DC-DAL"}
+
+
+@pytest.mark.parametrize("dim", ["carrier", "lane"])
+def test_planted_bottleneck_is_the_top_row_of_its_dimension(run_page: Runner, dim: str) -> None:
+    at = run_page(sample_db(), "bottlenecks")
+    _ok(at)
+    label = {"carrier": "By carrier", "lane": "By lane"}[dim]
+    bars = chart_titled(at, label)["data"][0]
+    assert bars["y"][0] == PLANTED_BOTTLENECK[dim]
+    assert bars["x"][0] == max(bars["x"])
+    tables = {df.columns[0]: df for df in (d.value for d in at.dataframe)}
+    assert tables[dim].iloc[0][dim] == PLANTED_BOTTLENECK[dim]
+
+
+def test_selecting_a_bottleneck_narrows_every_page(run_page: Runner) -> None:
+    carrier = PLANTED_BOTTLENECK["carrier"]
+    at = run_page(sample_db(), "bottlenecks")
+    assert f"Carrier: {carrier}" in at.selectbox(key="narrow-choice").options
+    at.selectbox(key="narrow-choice").set_value(f"carrier={carrier}")
+    at.button(key="narrow-apply").click().run()
+    _ok(at)
+    assert at.multiselect(key="carrier").value == [carrier]
+    carriers = chart_titled(at, "By carrier")["data"][0]["y"]
+    assert carriers == [carrier]
+    at.switch_page(PAGES["queue"]).run()
+    assert set(at.dataframe[0].value["carrier"]) == {carrier}
+
+
+def test_no_match_explains_and_clears(run_page: Runner) -> None:
+    at = run_page(sample_db(), "bottlenecks", carrier="NO-SUCH-CARRIER")
+    _ok(at)
+    assert "No exception matches the filters" in texts(at)
+    assert not charts(at)
+    at.button(key="clear-empty").click().run()
+    _ok(at)
+    assert charts(at)
+
+
+def test_as_of_in_the_url_and_a_bad_one(run_page: Runner) -> None:
+    at = run_page(sample_db(), "aging", as_of="2026-05-05T06:00:00Z")
+    _ok(at)
+    assert "as of **2026-05-05T06:00:00Z**" in texts(at)
+    live = metrics(run_page(sample_db(), "aging"))
+    assert metrics(at)["Open exceptions"] != live["Open exceptions"]
+    bad = run_page(sample_db(), "aging", as_of="yesterday-ish")
+    _ok(bad)
+    assert "As-of ignored" in texts(bad)
+    assert metrics(bad)["Open exceptions"] == live["Open exceptions"]
+
+
+def test_page_controls_from_the_url(run_page: Runner) -> None:
+    at = run_page(
+        sample_db(),
+        "bottlenecks",
+        hm_rows="Carrier",
+        hm_cols="Severity",
+        hm_metric="Open exceptions",
+        pareto_metric="opened",
+    )
+    _ok(at)
+    assert chart_titled(at, "Open exceptions: Carrier × Severity")
+    assert chart_titled(at, "Pareto of root causes by Opened")
+    at = run_page(sample_db(), "aging", aging_by="Owner team")
+    _ok(at)
+    assert chart_titled(at, "Aging of open exceptions by owner team")
+    at = run_page(sample_db(), "overview", grain="day")
+    _ok(at)
+    assert len(chart_titled(at, "Backlog by aging bucket")["data"][0]["x"]) == 8
+
+
+def test_queue_shows_the_timeline_of_the_chosen_exception(run_page: Runner) -> None:
+    at = run_page(hand_db(), "queue", as_of="2026-05-05T12:00:00Z", exception="X-1")
+    _ok(at)
+    assert at.dataframe[0].value["exception_id"].tolist() == ["X-1", "X-2"]
+    fig = chart_titled(at, "X-1 — inventory_shortfall")
+    rows = {tuple(t["y"])[0] for t in fig["data"]}
+    assert {"status", "owner team", "opened", "touched", "paused", "resolved"} <= rows
+    events = at.dataframe[1].value
+    assert events["kind"].tolist() == [
+        "opened",
+        "touched",
+        "paused",
+        "resumed",
+        "resolved",
+        "reopened",
+        "touched",
+    ]
+    assert metrics(at)["SLA time left"] == "-1.0 h"
+    at = run_page(hand_db(), "queue", as_of="2026-05-05T12:00:00Z", sort="SLA time left")
+    assert at.dataframe[0].value["exception_id"].tolist() == ["X-2", "X-1"]
+
+
+def test_queue_with_an_unknown_exception(run_page: Runner) -> None:
+    at = run_page(hand_db(), "queue", exception="X-9")
+    _ok(at)
+    assert "No exception `X-9`" in texts(at)
+    assert "1 event(s) for it are held" in texts(at)
+
+
+def test_quality_page_samples_raw_rejected_lines(run_page: Runner) -> None:
+    at = run_page(hand_db(), "quality", reason="invalid_json")
+    _ok(at)
+    m = metrics(at)
+    assert (m["Accepted events"], m["Duplicate events"], m["Rejected events"]) == ("17", "1", "2")
+    assert m["Pending events"] == "1"
+    samples = at.dataframe[0].value
+    assert samples["raw"].tolist() == ["{this is not json"]
+
+
+def test_database_missing_is_an_explained_error(run_page: Runner, tmp_path: Path) -> None:
+    at = run_page(tmp_path / "nope.duckdb", "overview")
+    assert not at.exception
+    assert "database not found" in " ".join(e.value for e in at.error)
