@@ -44,7 +44,7 @@ def to_csv(df: pl.DataFrame) -> str:
     """CSV with a header; times ISO 8601 UTC; empty cells for nulls."""
     times = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
     out = df.with_columns(
-        [pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ") for c in times]
+        [pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ") for c in times]
     )
     buf = io.StringIO()
     out.write_csv(buf)

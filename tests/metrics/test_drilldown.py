@@ -268,6 +268,10 @@ def test_empty_database() -> None:
         assert dd.dimension_values(con) == {d: [] for d in dd.FILTER_DIMENSIONS}
         lists = dd.bottleneck_lists(con, WIN)
         assert all(df.height == 0 for df in lists.values())
+        total = dd.group_kpis(con, WIN, []).to_dicts()
+        assert len(total) == 1 and total[0]["open_exceptions"] == 0
+        assert total[0]["revenue_at_risk"] == 0.0 and total[0]["sla_adherence"] is None
+        assert dd.order_kpis(con, WIN) == dict.fromkeys(dd.ORDER_KPIS)
         assert dd.heatmap(con, WIN, "site", "category").height == 0
         assert dd.rejected_samples(con).height == 0
 
@@ -325,6 +329,34 @@ def test_heatmap_cells_equal_filtered_compute(sample_win: Window) -> None:
             ).to_dicts()[0]
             for k in dd.GROUP_KPIS:
                 assert _close(row[k], ref[k]), (row["site"], row["category"], k)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [None, {"carrier": ["REDLINE"]}, {"site": ["DC-ATL", "DC-DAL"], "customer_tier": ["key"]}],
+)
+@pytest.mark.parametrize("days", [7, 1])
+def test_order_kpis_equal_compute(sample_win: Window, where: dict | None, days: int) -> None:
+    from metrics.query import ORDER_KPIS
+
+    for win in (
+        Window(sample_win.as_of, sample_win.as_of - timedelta(days=days)),
+        Window(sample_win.as_of - timedelta(days=2), sample_win.as_of - timedelta(days=2 + days)),
+    ):
+        with open_read(sample_db()) as con:
+            mine = dd.order_kpis(con, win, where=where)
+            ref = compute(con, win, where=where).select(ORDER_KPIS).to_dicts()[0]
+        assert mine.keys() == ref.keys()
+        for k in ref:
+            assert _close(mine[k], ref[k]), (win, where, k)
+        assert mine["otif"] is not None
+
+
+def test_order_kpis_are_null_for_dimensions_orders_lack(sample_win: Window) -> None:
+    with open_read(sample_db()) as con:
+        assert set(
+            dd.order_kpis(con, sample_win, where={"category": ["damaged_stock"]}).values()
+        ) == {None}
 
 
 def test_open_queue_matches_the_stock_kpis(sample_win: Window) -> None:
