@@ -50,7 +50,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if show:
         from rich.progress import (
             BarColumn,
-            MofNCompleteColumn,
+            DownloadColumn,
             TextColumn,
             TimeElapsedColumn,
         )
@@ -59,7 +59,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar = Bar(
             TextColumn("ingest"),
             BarColumn(),
-            MofNCompleteColumn(),
+            DownloadColumn(),
             TextColumn("{task.fields[lines]:,} lines"),
             TimeElapsedColumn(),
             transient=True,
