@@ -7,7 +7,7 @@ read (Chunk of lines) ─► parse ─┬─► rejected rows ──────
                                                                  └─► route by     │
                                       exception_id ─► lifecycle (shards xN) ──────┤
                                                                                   ▼
-                                          merge ─► key "db" ─► collect (≤1 s) ─► sink
+                                      merge ─► key "db" ─► micro-batch (≤1 s) ─► sink
 ```
 
 Work travels in chunks, so Bytewax's per-item cost is paid per chunk. Dedupe
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import bytewax.operators as op
@@ -138,6 +138,48 @@ class _LifecycleLogic(StatefulLogic[_Routed, Delta, None]):
         return None
 
 
+class _MicroBatchLogic(StatefulLogic[Delta, list[Delta], None]):
+    """Gather deltas into one sink write: at most ``every`` after the first one
+    arrived, at most ``max_deltas`` of them, and whatever is left at EOF.
+
+    Like ``op.collect`` but without its per-epoch deep copy of the buffer, and
+    the deadline is set by the *first* delta (bounded latency while a stream
+    keeps flowing, where ``collect`` would keep postponing it).
+    """
+
+    def __init__(self, clock: Clock, every: timedelta, max_deltas: int) -> None:
+        self.clock = clock
+        self.every = every
+        self.max_deltas = max_deltas
+        self.buffer: list[Delta] = []
+        self.deadline: datetime | None = None
+
+    def _flush(self) -> tuple[list[list[Delta]], bool]:
+        out, self.buffer, self.deadline = self.buffer, [], None
+        return ([out] if out else []), StatefulLogic.RETAIN
+
+    def on_item(self, value: Delta) -> tuple[list[list[Delta]], bool]:
+        if not self.buffer:
+            self.deadline = self.clock() + self.every
+        self.buffer.append(value)
+        if len(self.buffer) >= self.max_deltas:
+            return self._flush()
+        return [], StatefulLogic.RETAIN
+
+    def on_notify(self) -> tuple[list[list[Delta]], bool]:
+        return self._flush()
+
+    def on_eof(self) -> tuple[list[list[Delta]], bool]:
+        return self._flush()
+
+    def notify_at(self) -> datetime | None:
+        return self.deadline
+
+    def snapshot(self) -> None:
+        """Unflushed deltas are not snapshotted: a restart rebuilds them from input."""
+        return None
+
+
 def build_flow(
     source: Source[Chunk],
     sink: Sink[tuple[str, list[Delta]]],
@@ -210,7 +252,11 @@ def build_flow(
     merged = op.merge("merge", rejects, duplicates, orders, lifecycle_out)
     nonempty = op.filter("nonempty", merged, lambda d: not d.is_empty())
     keyed = op.key_on("to_db", nonempty, lambda _d: "db")
-    batches = op.collect("micro_batch", keyed, timeout=flush_every, max_size=flush_max_deltas)
+    batches = op.stateful(
+        "micro_batch",
+        keyed,
+        lambda _resume: _MicroBatchLogic(clock, flush_every, flush_max_deltas),
+    )
     op.output("sink", batches, sink)
     return flow
 

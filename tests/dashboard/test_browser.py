@@ -138,7 +138,8 @@ def _settle(page: Any, min_charts: int, timeout: float = 90.0) -> int:
     last, stable = -1, 0
     while time.monotonic() < deadline:
         n = page.locator(".js-plotly-plot").count()
-        stable = stable + 1 if n == last and n >= min_charts else 0
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        stable = stable + 1 if n == last and n >= min_charts and not running else 0
         if stable >= 4:
             return n
         last = n
@@ -178,17 +179,46 @@ def test_every_page_in_chromium_with_screenshots(tmp_path: Path) -> None:
         for name in PAGES:
             _visit(page, base, name)
             _screenshot(page, SHOTS / f"{name}.png")
+        # selecting a queue row shows that exception's timeline
+        _visit(page, base, "queue")
+        grid = page.locator(".st-key-queue-table")
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        assert box is not None
+        chosen = ""
+        for _attempt in range(3):
+            page.mouse.click(box["x"] + 15, box["y"] + 35 * 3 + 17)  # the third row's marker
+            deadline = time.monotonic() + 20
+            while not chosen and time.monotonic() < deadline:
+                time.sleep(0.25)
+                chosen = page.locator(".st-key-exception input").input_value()
+            if chosen:
+                break
+        assert chosen.startswith("X-")
+        _settle(page, 1)
+        deadline = time.monotonic() + 30
+        title = ""
+        while chosen not in title and time.monotonic() < deadline:
+            time.sleep(0.25)
+            title = page.locator(".st-key-timeline .gtitle").first.text_content() or ""
+        assert title.startswith(f"{chosen} —")
         # a shared link: the filter in the URL is applied
         _visit(page, base, "aging", f"?carrier={carrier}")
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         assert carrier in sidebar
         # a click on the top carrier bar narrows every page, and the URL says so
         _visit(page, base, "bottlenecks")
-        page.locator(".st-key-bn-carrier .js-plotly-plot .bars path").first.click(force=True)
-        deadline = time.monotonic() + 30
-        while f"carrier={carrier}" not in page.url and time.monotonic() < deadline:
-            time.sleep(0.25)
+        bar = page.locator(".st-key-bn-carrier .js-plotly-plot .bars path").first
+        for _attempt in range(3):
+            bar.scroll_into_view_if_needed()
+            bar.click(force=True)
+            deadline = time.monotonic() + 20
+            while f"carrier={carrier}" not in page.url and time.monotonic() < deadline:
+                time.sleep(0.25)
+            if f"carrier={carrier}" in page.url:
+                break
         assert f"carrier={carrier}" in page.url
+        assert carrier in page.locator('[data-testid="stSidebar"]').inner_text()
         _visit(page, base, "queue", f"?carrier={carrier}")
         assert page.locator('[data-testid="stException"]').count() == 0
 

@@ -75,6 +75,22 @@ def test_filters_from_the_url_change_the_numbers(run_page: Runner) -> None:
     assert f"carrier = {PLANTED_BOTTLENECK['carrier']}" in texts(at)
 
 
+@pytest.mark.parametrize("page", ["overview", "bottlenecks", "aging", "queue"])
+def test_a_filter_changes_what_every_kpi_page_shows(run_page: Runner, page: str) -> None:
+    def shown(at: object) -> tuple:
+        figs = [(f["layout"].get("title", {}).get("text"), str(f["data"])) for f in charts(at)]
+        tables = [d.value.to_csv() for d in at.dataframe]  # type: ignore[attr-defined]
+        return tuple(metrics(at).items()), tuple(figs), tuple(tables)
+
+    everything = shown(run_page(sample_db(), page))
+    at = run_page(sample_db(), page, severity="critical", site="DC-ATL")
+    _ok(at)
+    narrowed = shown(at)
+    assert narrowed != everything
+    if page in ("overview", "aging"):
+        assert narrowed[0] != everything[0]  # the KPI tiles themselves
+
+
 def test_filter_widgets_change_the_numbers_on_every_kpi_page(run_page: Runner) -> None:
     at = run_page(sample_db(), "aging")
     before = metrics(at)["Open exceptions"]
