@@ -85,7 +85,10 @@ def counts(db: Path) -> Counts:
 
 @contextmanager
 def writer_lock(db: Path) -> Iterator[None]:
-    """Hold ``DB.lock`` so that only one ingest writes ``db`` at a time."""
+    """Hold ``DB.ingest.lock`` so that only one ingest writes ``db`` at a time.
+
+    The lock file is removed when the ingest ends.
+    """
     lock_path = db.with_name(db.name + ".ingest.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as fh:
@@ -98,6 +101,7 @@ def writer_lock(db: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            lock_path.unlink(missing_ok=True)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

@@ -168,3 +168,17 @@ def test_random_garbage_never_crashes_and_is_all_rejected(tmp_path_factory, line
     db, s = ingest_events(tmp, cleaned)
     assert s.after.rejected == len(cleaned)
     assert s.after.accepted == 0
+
+
+def test_a_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from flows.ingest import writer_lock
+    from fpi.db import DatabaseError
+
+    db = tmp_path / "x.duckdb"
+    with writer_lock(db):
+        with pytest.raises(DatabaseError, match="another `fpi ingest`"):
+            with writer_lock(db):
+                pass
+    assert not db.with_name("x.duckdb.ingest.lock").exists()
