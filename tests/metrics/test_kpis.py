@@ -15,7 +15,7 @@ from fpi.db import open_read
 from metrics.bottlenecks import bottlenecks
 from metrics.query import compute, kpis, window
 from tests import reference
-from tests.streams import ev, ingest_events, opened, random_stream, worked_example
+from tests.streams import ev, ingest_events, opened, random_stream, table, worked_example
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -346,3 +346,18 @@ def test_metric_layer_matches_reference(tmp_path_factory, seed: int) -> None:
             for group, expected in want.items():
                 for k, v in expected.items():
                     assert got_by[group][k] == pytest.approx(v, abs=1e-6), (group, k, t)
+
+
+def test_sla_override_on_the_opened_event_beats_the_policy(tmp_path: Path) -> None:
+    events = [
+        opened("P", day(4), severity="high", tier="key"),  # policy: 12 h x 0.75 = 9 h
+        opened("O", day(4), severity="high", tier="key", sla_target_hours=1.5),
+    ]
+    db, _ = ingest_events(tmp_path, events)
+    targets = table(db, "SELECT exception_id, sla_target_hours, sla_target_source "
+                        "FROM exceptions ORDER BY 1").rows()
+    assert targets == [("O", 1.5, "event"), ("P", 9.0, "policy")]
+    r = _row(db, day(4, 2))
+    assert (r["breached_open"], r["at_risk_open"]) == (1, 0)
+    r = _row(db, day(4, 8))
+    assert (r["breached_open"], r["at_risk_open"]) == (1, 1)  # P: 8 h >= 0.8 x 9 h
