@@ -60,8 +60,12 @@ def generate(n_events: int, out: Path, ratio: float) -> tuple[int, float]:
 def run_ingest(stream: Path, db: Path) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and summary line of one `fpi ingest` process."""
     t = time.perf_counter()
-    proc = subprocess.Popen([*FPI, "ingest", str(stream), "--db", str(db), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*FPI, "ingest", str(stream), "--db", str(db), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t
     assert proc.stdout is not None and proc.stderr is not None
@@ -79,8 +83,9 @@ def kpi_latency(db: Path, runs: int = 5) -> tuple[float, float]:
     process, query = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run([*FPI, "kpis", "--db", str(db), "--format", "json"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*FPI, "kpis", "--db", str(db), "--format", "json"], check=True, capture_output=True
+        )
         process.append(time.perf_counter() - t)
         t = time.perf_counter()
         with open_read(db) as con:
@@ -123,8 +128,17 @@ def main() -> None:
         seconds, rss_kib, summary = run_ingest(stream, db)
         print(summary, file=sys.stderr)
         p_lat, q_lat = kpi_latency(db)
-        rows.append((events, seconds, events / seconds, rss_kib / 1024,
-                     db.stat().st_size / 2**20, p_lat, q_lat))
+        rows.append(
+            (
+                events,
+                seconds,
+                events / seconds,
+                rss_kib / 1024,
+                db.stat().st_size / 2**20,
+                p_lat,
+                q_lat,
+            )
+        )
         if args.profile and n == args.events[0]:
             prof_db = work / "profile.duckdb"
             prof_db.unlink(missing_ok=True)
@@ -132,7 +146,9 @@ def main() -> None:
     print("\n| events | ingest s | events/s | peak RSS MiB | DB MiB | `fpi kpis` s | query s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for ev, s, rate, rss, size, pl, ql in rows:
-        print(f"| {ev:,} | {s:.1f} | {rate:,.0f} | {rss:,.0f} | {size:,.0f} | {pl:.2f} | {ql:.2f} |")
+        print(
+            f"| {ev:,} | {s:.1f} | {rate:,.0f} | {rss:,.0f} | {size:,.0f} | {pl:.2f} | {ql:.2f} |"
+        )
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
