@@ -173,9 +173,12 @@ def test_page_controls_from_the_url(run_page: Runner) -> None:
     at = run_page(sample_db(), "aging", aging_by="Owner team")
     _ok(at)
     assert chart_titled(at, "Aging of open exceptions by owner team")
-    at = run_page(sample_db(), "overview", grain="day")
-    _ok(at)
+    at = run_page(sample_db(), "overview")
+    _ok(at)  # "auto": daily over the default 7 days
     assert len(chart_titled(at, "Backlog by aging bucket")["data"][0]["x"]) == 8
+    at = run_page(sample_db(), "overview", grain="hour")
+    _ok(at)
+    assert len(chart_titled(at, "Backlog by aging bucket")["data"][0]["x"]) == 7 * 24 + 1
 
 
 def test_queue_shows_the_timeline_of_the_chosen_exception(run_page: Runner) -> None:
