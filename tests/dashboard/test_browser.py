@@ -42,13 +42,13 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
-# page -> (url path, charts it must show at least)
+# page -> (url path, charts it must show at least, title)
 PAGES = {
-    "overview": ("", 3),
-    "bottlenecks": ("bottlenecks", 6),
-    "aging": ("aging", 3),
-    "queue": ("queue", 1),
-    "quality": ("quality", 3),
+    "overview": ("", 3, "Overview"),
+    "bottlenecks": ("bottlenecks", 6, "Bottlenecks"),
+    "aging": ("aging", 3, "Aging & SLA"),
+    "queue": ("queue", 1, "Exception queue"),
+    "quality": ("quality", 3, "Data quality"),
 }
 
 if not CHROMIUM.exists():  # pragma: no cover - other machines
@@ -147,7 +147,17 @@ def _settle(page: Any, min_charts: int, timeout: float = 90.0) -> int:
     return last
 
 
-def _check(page: Any, name: str, min_charts: int) -> int:
+def _title(page: Any) -> str:
+    h1 = page.locator('[data-testid="stMain"] h1')
+    return (h1.first.text_content() or "").strip() if h1.count() else ""
+
+
+def _check(page: Any, name: str) -> int:
+    _, min_charts, title = PAGES[name]
+    deadline = time.monotonic() + 60
+    while _title(page) != title and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _title(page) == title, f"{name}: page shows {_title(page)!r}"
     n = _settle(page, min_charts)
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, f"{name}: {errors.first.inner_text()}"
@@ -160,21 +170,22 @@ def _check(page: Any, name: str, min_charts: int) -> int:
 
 def _visit(page: Any, base: str, name: str, query: str = "") -> int:
     """Open ``name`` by URL (a new session, as a shared link does)."""
-    path, min_charts = PAGES[name]
-    page.goto(f"{base}/{path}{query}", wait_until="domcontentloaded")
-    return _check(page, name, min_charts)
+    page.goto(f"{base}/{PAGES[name][0]}{query}", wait_until="domcontentloaded")
+    return _check(page, name)
 
 
 def _nav(page: Any, name: str) -> int:
     """Go to ``name`` through the sidebar navigation (same session, filters kept)."""
-    path, min_charts = PAGES[name]
-    links = page.locator('[data-testid="stSidebarNav"] a')
-    target = links.nth(list(PAGES).index(name))
-    target.click()
-    deadline = time.monotonic() + 30
-    while not page.url.split("?")[0].rstrip("/").endswith(path) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return _check(page, name, min_charts)
+    path, _, title = PAGES[name]
+    link = page.locator('[data-testid="stSidebarNav"] a').nth(list(PAGES).index(name))
+    for _attempt in range(5):
+        link.click()
+        deadline = time.monotonic() + 5
+        while _title(page) != title and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _title(page) == title:
+            break
+    return _check(page, name)
 
 
 def _screenshot(page: Any, path: Path) -> None:

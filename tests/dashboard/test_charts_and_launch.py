@@ -56,7 +56,7 @@ def test_trend_figures(frames: dict) -> None:
     ]
     assert list(fig.data[2].y)[-1] == 2  # two exceptions aged 1-3 d at 05-05 12:00
     sla = charts.sla_adherence_trend(tr, "hour")
-    assert sla.layout.yaxis.tickformat == ".0%"
+    assert sla.layout.yaxis2.tickformat == ".0%" and sla.data[1].yaxis == "y2"
     rev = charts.revenue_trend(tr, "USD")
     assert list(rev.data[0].y)[-1] == pytest.approx(1540.0)
 

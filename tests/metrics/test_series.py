@@ -30,7 +30,7 @@ import pytest
 
 from fpi.db import open_read
 from metrics.query import Window, compute, window
-from metrics.series import GRAINS, MAX_POINTS, TREND_KPIS, grain_delta, grid, long_form, trend
+from metrics.series import GRAINS, MAX_POINTS, TREND_KPIS, grain_delta, grid, trend
 from tests.dashboard.scenario import D0, T1, T2, hand_db, sample_db
 
 H = timedelta(hours=1)
@@ -167,10 +167,3 @@ def test_trend_equals_compute_on_the_sample_stream(grain: str, where: dict | Non
         df = trend(con, win.as_of, win.as_of - timedelta(days=3), grain, where=where)
         sample = df if df.height <= 12 else df.gather_every(df.height // 10)
         _assert_matches_compute(con, sample, where)
-
-
-def test_long_form_unpivots_kpis(daily: pl.DataFrame) -> None:
-    lf = long_form(daily, ["aging_lt_4h", "aging_4_24h"])
-    assert lf.columns == ["as_of", "kpi", "value"]
-    assert lf.height == 4
-    assert lf.filter(pl.col("kpi") == "aging_4_24h")["value"].to_list() == [2, 0]
