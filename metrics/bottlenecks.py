@@ -6,7 +6,8 @@ ties by group name) and shows for each: its share of the total overrun,
 open or paused at ``to``), ``breach_rate`` (share of those whose active time
 exceeded the target — at resolution, or at ``to`` while open),
 ``mttr_hours``, ``avg_manual_touches`` and ``revenue_at_risk``.
-``share_of_overrun`` is null when the total overrun is 0.
+``share_of_overrun`` is null when the total overrun is 0. Groups that only
+orders have (no exception as of T) are not listed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def bottlenecks(
 ) -> pl.DataFrame:
     """Bottleneck list for dimension ``by`` (one row per group, ranked)."""
     dim = dimension(by).name
-    groups = compute(con, win, by=dim, where=where, extras=True)
+    groups = compute(con, win, by=dim, where=where, extras=True).filter(
+        pl.col("has_exceptions")
+    )
     total = compute(con, win, where=where)["sla_overrun_hours"][0]
     out = (
         groups.with_columns(

@@ -112,7 +112,14 @@ FROM (
 """
 
 _ORDERS = """
-oe AS (SELECT * FROM order_events WHERE occurred_at <= $t),
+oe AS MATERIALIZED (
+    -- only orders with a release or delivery in the period can count: every order
+    -- KPI is over orders delivered in [from, to) or released in it
+    SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
+        SELECT order_id FROM order_events
+        WHERE occurred_at >= $from AND occurred_at <= $t
+          AND event_type IN ('order.delivered', 'order.released'))
+),
 rel AS (
     SELECT * FROM (
         SELECT *, row_number() OVER (PARTITION BY order_id
@@ -229,8 +236,9 @@ def compute(
     """Stock, flow and order KPIs; one row per group of ``by`` (one row without).
 
     Groups are every value of ``by`` among exceptions opened by T (and orders
-    released by T, for dimensions orders have), sorted. With ``extras`` the
-    helper columns ``bottleneck_exceptions``/``bottleneck_breached`` are kept.
+    released or delivered in the period, for dimensions orders have), sorted.
+    With ``extras`` the helper columns ``bottleneck_exceptions``,
+    ``bottleneck_breached`` and ``has_exceptions`` are kept.
     """
     where = where or {}
     params: dict[str, object] = {"t": win.as_of, "from": win.start}
@@ -280,7 +288,9 @@ def _assemble(
     )
     cols = ["grp", *STOCK_FLOW, *ORDER_KPIS]
     if extras:
-        cols += ["bottleneck_exceptions", "bottleneck_breached"]
+        seen = exc["grp"].cast(pl.String)
+        out = out.with_columns(has_exceptions=pl.col("grp").is_in(seen.implode()))
+        cols += ["bottleneck_exceptions", "bottleneck_breached", "has_exceptions"]
     out = out.select(cols).sort("grp")
     if by is None:
         return out.drop("grp")

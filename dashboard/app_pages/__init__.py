@@ -1,0 +1,1 @@
+"""Pages of the dashboard, run by ``st.navigation`` in ``dashboard/app.py``."""

@@ -1,0 +1,115 @@
+"""Data quality: what happened to every line read (global, not filtered).
+
+Accepted events (by type), duplicates (an ``event_id`` already accepted),
+rejected lines by reason with samples of the raw text, and pending events
+(held, waiting for their ``exception.opened``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data, ui
+from fpi.timeutil import iso_z
+
+
+def render() -> None:
+    """Draw the page."""
+    ctx = ui.page_start("Data quality", needs_data=False, needs_match=False)
+    q = data.data_quality(ctx.db, ctx.stamp)
+    totals: dict[str, int] = q["totals"]  # type: ignore[assignment]
+    st.caption("Counts over everything ingested into this database; the filters do not apply.")
+    if not any(totals.values()):
+        ui.empty(
+            "**No data yet.** Nothing has been ingested into this database: no line was "
+            f"accepted, rejected or held. Feed it with `fpi ingest PATH --db {ctx.db}`."
+        )
+        return
+    ui.tiles(totals, {}, list(totals), "")
+    ui.chart(
+        charts.quality_funnel(totals),
+        pl.DataFrame({"outcome": list(totals), "lines": list(totals.values())}),
+        "lines-by-outcome",
+        "outcomes",
+    )
+
+    left, right = st.columns(2)
+    accepted: pl.DataFrame = q["accepted"]  # type: ignore[assignment]
+    rejected: pl.DataFrame = q["rejected"]  # type: ignore[assignment]
+    with left:
+        if accepted.height == 0:
+            st.markdown("**Accepted events by type**")
+            ui.empty("No event accepted yet.")
+        else:
+            ui.chart(
+                charts.count_bars(accepted, "event_type", "events", "Accepted events by type"),
+                accepted,
+                "accepted-by-type",
+                "accepted",
+            )
+    with right:
+        if rejected.height == 0:
+            st.markdown("**Rejected lines by reason**")
+            ui.empty("No line was rejected: every line parsed and passed the contract.")
+        else:
+            ui.chart(
+                charts.count_bars(
+                    rejected, "reason", "events", "Rejected lines by reason", charts.BAD
+                ),
+                rejected,
+                "rejected-by-reason",
+                "rejected",
+            )
+
+    samples: pl.DataFrame = q["samples"]  # type: ignore[assignment]
+    if samples.height:
+        st.subheader("Samples of rejected lines")
+        reasons = rejected["reason"].to_list()
+        reason = (
+            st.selectbox(
+                "Reason",
+                reasons,
+                key="reason",
+                bind="query-params",
+            )
+            or reasons[0]
+        )
+        shown = samples.filter(pl.col("reason") == reason)
+        st.dataframe(
+            shown.select("raw", "detail", "source", "source_offset", "received_at"),
+            hide_index=True,
+            key="rejected-samples",
+        )
+        ui.download(shown, f"rejected-{reason}", "samples")
+
+    pending: pl.DataFrame = q["pending"]  # type: ignore[assignment]
+    st.subheader("Pending events")
+    if pending.height == 0:
+        ui.empty("No event is held: every follow-up event found its `exception.opened`.")
+    else:
+        oldest = pending["oldest"].min()
+        st.caption(
+            f"{int(pending['events'].sum()):,} events held, oldest from "
+            f"{iso_z(oldest) if oldest is not None else '—'}; they apply when the opened "
+            "event arrives."
+        )
+        st.dataframe(pending, hide_index=True, key="pending-summary")
+        sample: pl.DataFrame = q["pending_sample"]  # type: ignore[assignment]
+        st.dataframe(sample, hide_index=True, key="pending-sample")
+        ui.download(sample, "pending-events", "pending")
+
+    dups: pl.DataFrame = q["duplicates"]  # type: ignore[assignment]
+    st.subheader("Duplicates")
+    if dups.height == 0:
+        ui.empty("No duplicate line: every event_id arrived once.")
+    else:
+        st.caption(
+            f"{totals.get('duplicate_events', 0):,} lines repeated an event_id already "
+            "accepted and changed nothing. The most recent:"
+        )
+        st.dataframe(dups, hide_index=True, key="duplicates")
+        ui.download(dups, "duplicate-events", "duplicates")
+
+
+render()

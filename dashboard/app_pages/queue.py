@@ -1,0 +1,186 @@
+"""Exception queue: open exceptions, and the full timeline of one of them.
+
+The queue (``metrics.drilldown.open_queue``) is sortable by order value at
+risk, age or SLA time left. Selecting a row (or typing an id, kept in the
+URL as ``?exception=…``) shows that exception as of T: its state, a chart of
+its status and owner over time with every event (who touched it, when it
+paused, escalations) and the same events as a table.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, ui
+from fpi.timeutil import iso_z
+from metrics.drilldown import QUEUE_SORTS
+
+SORT_LABELS = {"revenue": "order value", "age": "age", "sla_left": "SLA time left"}
+LIMIT = 500
+SHOWN = (
+    "exception_id",
+    "status",
+    "order_value",
+    "age_hours",
+    "sla_left_hours",
+    "breached",
+    "at_risk",
+    "severity",
+    "customer_tier",
+    "site",
+    "lane",
+    "carrier",
+    "category",
+    "owner_team",
+    "manual_touches",
+    "escalation_level",
+    "order_id",
+)
+
+
+def _pick_row(table_key: str, ids: list[str]) -> None:
+    """Callback: the selected queue row becomes the exception shown below."""
+    state = st.session_state.get(table_key)
+    rows = state.get("selection", {}).get("rows", []) if state else []
+    if rows and rows[0] < len(ids):
+        st.session_state["exception"] = ids[rows[0]]
+
+
+def render() -> None:
+    """Draw the page."""
+    ctx = ui.page_start("Exception queue")
+    assert ctx.win is not None
+    currency = data.reporting_currency()
+    sort = (
+        st.segmented_control(
+            "Sort by (largest value, oldest, least time left first)",
+            list(QUEUE_SORTS),
+            default="revenue",
+            format_func=lambda s: SORT_LABELS[s],
+            key="sort",
+            bind="query-params",
+        )
+        or "revenue"
+    )
+    queue, n_open = data.queue(ctx.db, ctx.stamp, ctx.win.as_of, ctx.where_key, sort, LIMIT)
+    ids = queue["exception_id"].to_list()
+    if queue.height == 0:
+        ui.empty(
+            f"No open exception as of {iso_z(ctx.win.as_of)} for {ctx.filters.describe()}: "
+            "the queue is empty. You can still look up any exception by id below."
+        )
+    else:
+        more = f" (showing the first {LIMIT:,})" if n_open > queue.height else ""
+        st.caption(f"{n_open:,} open or paused exceptions{more}. Select a row for its timeline.")
+        st.dataframe(
+            queue.select(SHOWN),
+            hide_index=True,
+            on_select=lambda: _pick_row("queue-table", ids),
+            selection_mode="single-row",
+            key="queue-table",
+            column_config={
+                "order_value": st.column_config.NumberColumn(
+                    f"order value ({currency})", format="%.0f"
+                ),
+                "age_hours": st.column_config.NumberColumn("age (h)", format="%.1f"),
+                "sla_left_hours": st.column_config.NumberColumn("SLA left (h)", format="%.1f"),
+            },
+            height=360,
+        )
+    ui.download(queue, f"exception-queue-{sort}", "queue")
+
+    st.subheader("Exception timeline")
+    xid = st.text_input(
+        "Exception id",
+        key="exception",
+        bind="query-params",
+        placeholder="select a row above or type an id",
+    ).strip()
+    if not xid and ids:
+        xid = ids[0]
+        st.caption(f"Showing the first exception of the queue, {xid}.")
+    if not xid:
+        return
+    state, events, intervals, held = data.exception_detail(ctx.db, ctx.stamp, xid, ctx.win.as_of)
+    if state is None:
+        ui.empty(
+            f"No exception `{xid}` as of {iso_z(ctx.win.as_of)}: the id is unknown, or it "
+            "opened later (move the as-of time)."
+            + (
+                f" {held.height} event(s) for it are held, waiting for its opened event."
+                if held.height
+                else ""
+            )
+        )
+        return
+    _state_tiles(state, currency)
+    fig = charts.exception_timeline(intervals, events, f"{xid} — {state['category']}")
+    ui.chart(fig, events, f"timeline-{xid}", "timeline")
+    st.dataframe(
+        events.select(
+            "applied_at",
+            "kind",
+            "actor_id",
+            "actor_kind",
+            "owner_team",
+            "escalation_level",
+            "detail",
+            "source_system",
+            "occurred_at",
+            "event_id",
+        ),
+        hide_index=True,
+        key="timeline-table",
+    )
+    with st.expander("State intervals (status, owner, SLA clock)"):
+        st.dataframe(intervals, hide_index=True, key="intervals-table")
+        ui.download(intervals, f"intervals-{xid}", "intervals")
+    if held.height:
+        st.warning(f"{held.height} event(s) for {xid} are held (pending), not applied yet.")
+        st.dataframe(held, hide_index=True, key="held-table")
+
+
+def _hours(v: object) -> str:
+    if not isinstance(v, float):
+        return "—"
+    return f"{v:,.0f} h" if abs(v) >= 100 else f"{v:,.1f} h"
+
+
+def _state_tiles(state: dict[str, object], currency: str) -> None:
+    c = st.columns(6)
+    age = state.get("age_hours")
+    left = state.get("sla_left_hours")
+    c[0].metric("Status", str(state["status"]), border=True)
+    c[1].metric("Age", _hours(age), border=True)
+    c[2].metric(
+        "SLA time left",
+        _hours(left),
+        help="Target minus the active (SLA-clock) time; negative = overdue.",
+        border=True,
+    )
+    value = state.get("order_value")
+    c[3].metric(
+        f"Order value ({currency})",
+        f"{value:,.0f}" if isinstance(value, float) else "—",
+        border=True,
+    )
+    c[4].metric("Manual touches", str(state.get("manual_touches")), border=True)
+    c[5].metric("Escalation level", str(state.get("escalation_level")), border=True)
+    st.caption(
+        " · ".join(
+            f"{k.replace('_', ' ')}: **{state[k]}**"
+            for k in (
+                "site",
+                "lane",
+                "carrier",
+                "severity",
+                "customer_tier",
+                "owner_team",
+                "order_id",
+            )
+        )
+        + f" · SLA target **{state['sla_target_hours']:.1f} h**"
+    )
+
+
+render()

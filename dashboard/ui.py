@@ -1,0 +1,206 @@
+"""Small Streamlit building blocks shared by the pages.
+
+* :func:`page_start` — title, the window caption and the empty states (no data
+  yet / nothing matches the filters), stopping the page when there is nothing
+  to show;
+* :func:`chart` — a Plotly figure with the numbers behind it downloadable as CSV;
+* :func:`tiles` — KPI tiles with period-over-period deltas;
+* :func:`set_filter` / :func:`clear_filters` — change the global filters
+  (session state of the sidebar widgets, hence the URL).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from fpi.output import to_csv
+from metrics.catalog import BY_NAME
+from metrics.drilldown import FILTER_DIMENSIONS
+
+from . import data
+from .context import Context, current, window_caption
+
+
+def fmt(name: str, value: Any, currency: str = "USD") -> str:
+    """A KPI value for people: counts with separators, shares in %, hours, money."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    unit = BY_NAME[name].unit if name in BY_NAME else "count"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    if unit == "touches":
+        return f"{value:,.2f}"
+    if unit == "currency":
+        return _money(float(value), currency)
+    return f"{int(value):,}"
+
+
+def _money(v: float, currency: str) -> str:
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:,.1f}{suffix} {currency}"
+    return f"{v:,.0f} {currency}"
+
+
+def delta(name: str, now: Any, before: Any, currency: str = "USD") -> str | None:
+    """Change since the previous period, in the KPI's unit (shares in points)."""
+    if now is None or before is None:
+        return None
+    if any(isinstance(v, float) and math.isnan(v) for v in (now, before)):
+        return None
+    d = now - before
+    unit = BY_NAME[name].unit if name in BY_NAME else "count"
+    if unit == "share":
+        return f"{d * 100:+.1f} pp"
+    if unit == "hours":
+        return f"{d:+,.1f} h"
+    if unit == "touches":
+        return f"{d:+,.2f}"
+    if unit == "currency":
+        return ("+" if d >= 0 else "-") + _money(abs(float(d)), currency)
+    return f"{int(d):+,}"
+
+
+def tile(where: Any, name: str, now: dict[str, Any], before: dict[str, Any], currency: str) -> None:
+    """One KPI tile in ``where`` (a column or placeholder); the delta colour follows
+    the catalog's good direction, the help text is the KPI's definition."""
+    kpi = BY_NAME[name]
+    color = {"up": "normal", "down": "inverse"}.get(kpi.good, "off")
+    where.metric(
+        kpi.label,
+        fmt(name, now.get(name), currency),
+        delta(name, now.get(name), before.get(name), currency),
+        delta_color=color,
+        help=kpi.definition,
+        border=True,
+    )
+
+
+def tiles(
+    now: dict[str, Any],
+    before: dict[str, Any],
+    names: Sequence[str],
+    currency: str,
+    per_row: int = 4,
+    *,
+    later: Sequence[str] = (),
+) -> dict[str, Any]:
+    """KPI tiles with deltas against ``before``, ``per_row`` to a row.
+
+    Tiles named in ``later`` are drawn as placeholders ("…") and returned, to be
+    filled with :func:`tile` once their (slower) numbers are known.
+    """
+    slots: dict[str, Any] = {}
+    for i in range(0, len(names), per_row):
+        cols = st.columns(per_row)
+        for col, name in zip(cols, names[i : i + per_row], strict=False):
+            if name in later:
+                slot = col.empty()
+                slot.metric(BY_NAME[name].label, "…", border=True, help="computing…")
+                slots[name] = slot
+            else:
+                tile(col, name, now, before, currency)
+    return slots
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "data"
+
+
+def download(df: pl.DataFrame, name: str, key: str, label: str = "CSV") -> None:
+    """A download button with ``df`` as CSV (times ISO 8601 UTC)."""
+    st.download_button(
+        label,
+        data=to_csv(df).encode("utf-8"),
+        file_name=f"fpi-{_slug(name)}.csv",
+        mime="text/csv",
+        key=f"dl-{key}",
+        help="The numbers behind this view, as CSV",
+        icon=":material/download:",
+    )
+
+
+def chart(
+    fig: go.Figure,
+    df: pl.DataFrame,
+    name: str,
+    key: str,
+    *,
+    on_select: Callable[[], None] | None = None,
+) -> None:
+    """A Plotly chart and the CSV of the frame it was drawn from.
+
+    With ``on_select`` the chart is selectable (a click on a bar reruns the app
+    and calls it; the selection is in ``st.session_state[key]``).
+    """
+    if on_select is not None:
+        st.plotly_chart(
+            fig,
+            key=key,
+            on_select=on_select,
+            selection_mode=("points",),
+            config={"displaylogo": False},
+        )
+    else:
+        st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    download(df, name, key)
+
+
+def empty(message: str) -> None:
+    """An explained empty state."""
+    st.info(message, icon=":material/info:")
+
+
+def set_filter(dim: str, value: str) -> None:
+    """Narrow the whole dashboard to one group (sets the sidebar filter, so the URL)."""
+    st.session_state[dim] = [value]
+
+
+def clear_filters() -> None:
+    """Remove every dimension filter (time filters stay)."""
+    for d in FILTER_DIMENSIONS:
+        st.session_state[d] = []
+
+
+def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True) -> Context:
+    """Title, what is shown (as of, period, filters) and the empty states.
+
+    Stops the page with an explanation when the database holds no accepted
+    event yet (``needs_data``) or no exception matches the filters at the
+    chosen time (``needs_match``).
+    """
+    ctx = current()
+    st.title(title)
+    if ctx.filters.as_of_error:
+        st.warning(f"As-of ignored: {ctx.filters.as_of_error}. Showing the latest data.")
+    if ctx.win is None:
+        if needs_data:
+            empty(
+                "**No data yet.** The database holds no accepted exception event, so there is "
+                f"nothing to show. Feed it with `fpi ingest PATH --db {ctx.db}`; this page "
+                "refreshes on its own while data arrives."
+            )
+            st.stop()
+        return ctx
+    st.caption(window_caption(ctx))
+    if needs_match and ctx.where:
+        n = data.matching(ctx.db, ctx.stamp, ctx.win.as_of, ctx.where_key)
+        if n == 0:
+            st.warning(
+                f"**No exception matches the filters** ({ctx.filters.describe()}) as of "
+                f"{ctx.win.as_of:%Y-%m-%d %H:%M}Z. Remove a filter in the sidebar or move "
+                "the as-of time.",
+                icon=":material/filter_alt_off:",
+            )
+            st.button("Clear filters", on_click=clear_filters, key="clear-empty")
+            st.stop()
+    return ctx
