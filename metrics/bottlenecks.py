@@ -30,24 +30,13 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def bottlenecks(
-    con: duckdb.DuckDBPyConnection,
-    win: Window,
-    by: str,
-    *,
-    where: dict[str, list[str]] | None = None,
-    top: int | None = None,
-) -> pl.DataFrame:
-    """Bottleneck list for dimension ``by`` (one row per group, ranked)."""
-    dim = dimension(by).name
-    groups = compute(con, win, by=dim, where=where, extras=True).filter(
-        pl.col("has_exceptions")
-    )
-    total = compute(con, win, where=where)["sla_overrun_hours"][0]
-    out = (
+def rank_groups(groups: pl.DataFrame, total_overrun: float, dim: str) -> pl.DataFrame:
+    """Rank precomputed group KPIs (with ``bottleneck_exceptions`` and
+    ``bottleneck_breached``) into the bottleneck list; the one place this is derived."""
+    return (
         groups.with_columns(
-            share_of_overrun=(pl.col("sla_overrun_hours") / total)
-            if total > 0
+            share_of_overrun=(pl.col("sla_overrun_hours") / total_overrun)
+            if total_overrun > 0
             else pl.lit(None, dtype=pl.Float64),
             exceptions=pl.col("bottleneck_exceptions"),
             breach_rate=pl.when(pl.col("bottleneck_exceptions") > 0)
@@ -59,6 +48,21 @@ def bottlenecks(
         .with_columns(pl.col("rank").cast(pl.Int64))
         .select([dim, *COLUMNS])
     )
+
+
+def bottlenecks(
+    con: duckdb.DuckDBPyConnection,
+    win: Window,
+    by: str,
+    *,
+    where: dict[str, list[str]] | None = None,
+    top: int | None = None,
+) -> pl.DataFrame:
+    """Bottleneck list for dimension ``by`` (one row per group, ranked)."""
+    dim = dimension(by).name
+    groups = compute(con, win, by=dim, where=where, extras=True).filter(pl.col("has_exceptions"))
+    total = compute(con, win, where=where)["sla_overrun_hours"][0]
+    out = rank_groups(groups, total, dim)
     if top is not None:
         out = out.head(top)
     return out

@@ -28,7 +28,7 @@ import polars as pl
 from fpi.db import fetch_pl, fetch_row
 
 from . import query
-from .bottlenecks import COLUMNS as BOTTLENECK_COLUMNS
+from .bottlenecks import rank_groups
 from .dimensions import DIMENSIONS, dimension
 from .query import Window
 
@@ -45,54 +45,12 @@ FILTER_DIMENSIONS: tuple[str, ...] = (
 BOTTLENECK_DIMENSIONS: tuple[str, ...] = ("lane", "site", "carrier", "category")
 """The dimensions of the bottleneck page (category = root cause)."""
 
-GROUP_KPIS: tuple[str, ...] = (
-    "open_exceptions",
-    "paused_exceptions",
-    "aging_lt_4h",
-    "aging_4_24h",
-    "aging_1_3d",
-    "aging_gt_3d",
-    "breached_open",
-    "at_risk_open",
-    "revenue_at_risk",
-    "breached_revenue_at_risk",
-    "opened",
-    "resolved",
-    "cancelled",
-    "sla_adherence",
-    "mttr_hours",
-    "p50_resolution_hours",
-    "p90_resolution_hours",
-    "avg_manual_touches",
-    "first_touch_resolution_rate",
-    "auto_resolution_rate",
-    "reopen_rate",
-    "escalation_rate",
-    "sla_overrun_hours",
-    "bottleneck_exceptions",
-    "bottleneck_breached",
-)
+GROUP_KPIS: tuple[str, ...] = (*query.STOCK_FLOW, "bottleneck_exceptions", "bottleneck_breached")
 """Columns of :func:`group_kpis` and :func:`heatmap`: the exception KPIs of kpis.md
 plus ``bottleneck_exceptions`` (resolved in the period or open at T) and
 ``bottleneck_breached`` (those of them over target)."""
 
-_COUNTS = frozenset(
-    {
-        "open_exceptions",
-        "paused_exceptions",
-        "aging_lt_4h",
-        "aging_4_24h",
-        "aging_1_3d",
-        "aging_gt_3d",
-        "breached_open",
-        "at_risk_open",
-        "opened",
-        "resolved",
-        "cancelled",
-        "bottleneck_exceptions",
-        "bottleneck_breached",
-    }
-)
+_COUNTS = frozenset({*query.INT_KPIS, "bottleneck_exceptions", "bottleneck_breached"})
 _SUMS = frozenset({"revenue_at_risk", "breached_revenue_at_risk", "sla_overrun_hours"})
 
 _X_COLUMNS: dict[str, str | None] = {d.name: d.exception_column for d in DIMENSIONS.values()}
@@ -174,23 +132,8 @@ def group_kpis(
 
 
 def _bottleneck_list(groups: pl.DataFrame, total_overrun: float, dim: str) -> pl.DataFrame:
-    """The derivation of ``metrics.bottlenecks.bottlenecks`` on precomputed group KPIs."""
-    return (
-        groups.rename({"group": dim})
-        .with_columns(
-            share_of_overrun=(pl.col("sla_overrun_hours") / total_overrun)
-            if total_overrun > 0
-            else pl.lit(None, dtype=pl.Float64),
-            exceptions=pl.col("bottleneck_exceptions"),
-            breach_rate=pl.when(pl.col("bottleneck_exceptions") > 0)
-            .then(pl.col("bottleneck_breached") / pl.col("bottleneck_exceptions"))
-            .otherwise(None),
-        )
-        .sort(["sla_overrun_hours", dim], descending=[True, False])
-        .with_row_index("rank", offset=1)
-        .with_columns(pl.col("rank").cast(pl.Int64))
-        .select([dim, *BOTTLENECK_COLUMNS])
-    )
+    """``metrics.bottlenecks.rank_groups`` on this module's long-form group KPIs."""
+    return rank_groups(groups.rename({"group": dim}), total_overrun, dim)
 
 
 def bottleneck_lists(

@@ -282,7 +282,7 @@ def _assemble(
     out = out.with_columns([pl.col(c).fill_null(0) for c in count_cols]).with_columns(
         [
             pl.col(c).cast(pl.Int64)
-            for c in _INT_KPIS + ["bottleneck_exceptions", "bottleneck_breached"]
+            for c in INT_KPIS + ["bottleneck_exceptions", "bottleneck_breached"]
         ]
         + [pl.col(c).cast(pl.Float64) for c in _FLOAT_KPIS]
     )
@@ -310,7 +310,7 @@ _NULLABLE = frozenset(
         "escalation_rate",
     }
 )
-_INT_KPIS = [
+INT_KPIS = [
     "open_exceptions",
     "paused_exceptions",
     "aging_lt_4h",
@@ -323,7 +323,7 @@ _INT_KPIS = [
     "resolved",
     "cancelled",
 ]
-_FLOAT_KPIS = [n for n in STOCK_FLOW + ORDER_KPIS if n not in _INT_KPIS]
+_FLOAT_KPIS = [n for n in STOCK_FLOW + ORDER_KPIS if n not in INT_KPIS]
 
 
 def quality(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -40,46 +40,10 @@ GRAINS: dict[str, timedelta] = {
 MAX_POINTS = 1000
 """At most this many grid points (the most recent ones are kept)."""
 
-TREND_KPIS: tuple[str, ...] = (
-    "open_exceptions",
-    "paused_exceptions",
-    "aging_lt_4h",
-    "aging_4_24h",
-    "aging_1_3d",
-    "aging_gt_3d",
-    "breached_open",
-    "at_risk_open",
-    "revenue_at_risk",
-    "breached_revenue_at_risk",
-    "opened",
-    "resolved",
-    "cancelled",
-    "sla_adherence",
-    "mttr_hours",
-    "p50_resolution_hours",
-    "p90_resolution_hours",
-    "avg_manual_touches",
-    "first_touch_resolution_rate",
-    "auto_resolution_rate",
-    "reopen_rate",
-    "escalation_rate",
-    "sla_overrun_hours",
-)
+TREND_KPIS: tuple[str, ...] = tuple(query.STOCK_FLOW)
 """KPIs of a trend row (every exception KPI of kpis.md)."""
 
-_COUNTS = (
-    "open_exceptions",
-    "paused_exceptions",
-    "aging_lt_4h",
-    "aging_4_24h",
-    "aging_1_3d",
-    "aging_gt_3d",
-    "breached_open",
-    "at_risk_open",
-    "opened",
-    "resolved",
-    "cancelled",
-)
+_COUNTS = tuple(query.INT_KPIS)
 _SUMS = ("revenue_at_risk", "breached_revenue_at_risk", "sla_overrun_hours")
 
 
