@@ -7,7 +7,7 @@ read (Chunk of lines) ─► parse ─┬─► rejected rows ──────
                                                                  └─► route by     │
                                       exception_id ─► lifecycle (shards xN) ──────┤
                                                                                   ▼
-                                      merge ─► key "db" ─► micro-batch (≤1 s) ─► sink
+                                      merge ─► key "db" ─► micro-batch ─► sink
 ```
 
 Work travels in chunks, so Bytewax's per-item cost is paid per chunk. Dedupe
@@ -15,7 +15,9 @@ runs under one key, which keeps arrival order into the lifecycle step (so "the
 first ``exception.opened`` to arrive wins" holds). The lifecycle step is keyed by
 a *shard* (``crc32(exception_id) % shards``), so it spreads over workers while
 each exception always lands on the same shard. All deltas are keyed ``"db"`` so
-exactly one sink partition (one worker) writes DuckDB.
+exactly one sink partition (one worker) writes DuckDB, one micro-batch per
+transaction (at most ``flush_every`` after its first delta: 1 s by default,
+5 s for file ingest).
 
 Production: ``fpi ingest`` (files) passes :class:`flows.sources.JsonLinesSource`
 and :class:`flows.sink.DuckDBSink`; tests pass ``TestingSource`` and
