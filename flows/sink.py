@@ -6,6 +6,8 @@ writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
 
 * ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id;
 * ``exception_versions``: delete-then-insert per exception (the full set);
+* ``order_state``: the batch's order events merged into their orders' rows
+  (``fpi.order_state``; merging an event twice changes nothing);
 * ``rejected_events``, ``duplicate_events``: insert-or-ignore by (source, offset),
   so a replayed line keeps its first ``received_at``;
 * ``pending_events``: insert-or-replace held events, delete applied ones.
@@ -24,6 +26,7 @@ import duckdb
 import polars as pl
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from fpi import order_state
 from fpi.db import init_schema, open_write
 
 from .records import (
@@ -122,6 +125,10 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
 
     upsert("exception_events", EVENT_COLUMNS, d.events)
     upsert("order_events", ORDER_EVENT_COLUMNS, d.order_events)
+    if d.order_events:
+        batch = frame(ORDER_EVENT_COLUMNS, d.order_events)  # noqa: F841 - read by DuckDB
+        for stmt in order_state.merge_statements("batch"):
+            con.execute(stmt)
     upsert("exceptions", EXCEPTION_COLUMNS, list(d.exceptions.values()))
     if d.versions:
         ids = pl.DataFrame({"exception_id": list(d.versions)})  # noqa: F841

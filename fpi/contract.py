@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -34,6 +35,35 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
+# RFC 3339 date-time: seconds required, "T" (or, as RFC 3339 allows, a space)
+# between date and time, offset "Z" or ±HH:MM. Pydantic alone also takes ISO
+# 8601 variants ("+0200", "09:00Z", "_" as separator) that partners must not send.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+# No offset at all: left to AwareDatetime, which rejects it as naive
+# (reason ``naive_timestamp``) rather than malformed.
+_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+
+
+def _rfc3339(value: object) -> object:
+    """Let only RFC 3339 strings (or offset-less ones, to fail as naive) through."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 string")
+    if not (_RFC3339.match(value) or _NO_OFFSET.match(value)):
+        raise PydanticCustomError(
+            "rfc3339",
+            "'{value}' is not an RFC 3339 timestamp (e.g. 2026-05-04T08:15:00+02:00)",
+            {"value": value[:40]},
+        )
+    return value
+
+
+# Lax parsing after the check: only strings reach it (strict mode would refuse
+# a string handed on by a Python-side validator).
+Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339)]
+"""An RFC 3339 timestamp with a UTC offset (naive ones fail as ``timezone_aware``)."""
+
 
 class Actor(BaseModel):
     """Who did it. ``kind`` decides whether a touch is a *manual* touch."""
@@ -50,7 +80,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     event_id: Id
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     source_system: NonEmpty
     schema_version: str
     actor: Actor | None = None
@@ -158,7 +188,7 @@ class OrderReleased(OrderEvent):
     customer_tier: CustomerTier
     order_value: Money
     currency: Currency
-    promised_delivery_at: AwareDatetime
+    promised_delivery_at: Timestamp
     carrier: str | None = None
     customer_id: str | None = None
     lines: Annotated[int, Field(ge=1)] | None = None

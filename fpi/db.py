@@ -10,7 +10,8 @@ read-only, never both at once. So:
   briefly on a lock error, so no lock error reaches a user.
 
 Stable tables (``interface.md``): ``exceptions``, ``exception_events``,
-``rejected_events``. The others are documented in the README.
+``rejected_events``. The others are documented in the README;
+``order_state`` in ``fpi.order_state``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from .order_state import REBUILD_SQL
 
 SCHEMA_VERSION = "1"
 
@@ -162,6 +165,26 @@ DDL: tuple[str, ...] = (
         key VARCHAR PRIMARY KEY,
         value VARCHAR NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS order_state (
+        order_id VARCHAR PRIMARY KEY,
+        first_event_at TIMESTAMPTZ NOT NULL,
+        last_event_at TIMESTAMPTZ NOT NULL,
+        released_at TIMESTAMPTZ,
+        release_at TIMESTAMPTZ,
+        release_seq BIGINT,
+        site VARCHAR,
+        lane VARCHAR,
+        carrier VARCHAR,
+        customer_tier VARCHAR,
+        source_system VARCHAR,
+        promised_delivery_at TIMESTAMPTZ,
+        delivered_at TIMESTAMPTZ,
+        delivery_seq BIGINT,
+        in_full BOOLEAN,
+        ship_at TIMESTAMPTZ,
+        ship_seq BIGINT,
+        ship_carrier VARCHAR
+    )""",
     """CREATE OR REPLACE VIEW orders AS
     WITH r AS (
         SELECT *, row_number() OVER (PARTITION BY order_id
@@ -200,11 +223,20 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table and view (idempotent)."""
     for stmt in DDL:
         con.execute(stmt)
+    (has_state, has_orders) = fetch_row(
+        con,
+        "SELECT EXISTS (FROM order_state), EXISTS (FROM order_events)",
+    )
+    if has_orders and not has_state:  # a database from before `order_state`
+        con.execute(REBUILD_SQL)
     con.execute("INSERT OR IGNORE INTO fpi_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on *stdout* for queries over ~2 s, which
+    # would corrupt `fpi kpis --format json > file` on a large database.
+    con.execute("SET enable_progress_bar = false")
 
 
 @contextmanager
@@ -269,6 +301,11 @@ def open_read(
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "exceptions" not in tables:
             raise DatabaseError(f"{p} is not an fpi database (no `exceptions` table)")
+        if "order_state" not in tables:
+            raise DatabaseError(
+                f"{p} was made by an older fpi (no `order_state` table): run "
+                f"`fpi ingest ... --db {p}` once to upgrade it"
+            )
         yield con
     finally:
         con.close()

@@ -177,14 +177,6 @@ ORDER_KPIS: tuple[str, ...] = tuple(query.ORDER_KPIS)
 _O_COLUMNS: dict[str, str | None] = {d.name: d.order_column for d in DIMENSIONS.values()}
 
 
-_OE = "oe AS (SELECT * FROM order_events WHERE occurred_at <= $t)"
-_OE_IN_PERIOD = (
-    "oe AS MATERIALIZED (SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN ("
-    "SELECT order_id FROM order_events WHERE occurred_at >= $from AND occurred_at <= $t "
-    "AND event_type IN ('order.delivered', 'order.released')))"
-)
-
-
 def order_kpis(
     con: duckdb.DuckDBPyConnection,
     win: Window,
@@ -193,11 +185,8 @@ def order_kpis(
 ) -> dict[str, float | None]:
     """The order KPIs of ``compute(con, win, where=where)`` over all groups, alone.
 
-    Runs the order query of ``metrics.query`` restricted up front to the orders
-    with a delivery or a release in the period: every order KPI is over orders
-    delivered in the period (latest delivery as of T, which then lies in the
-    period) or released in it (first release), so the other orders add nothing,
-    and the per-order aggregation no longer scans the whole history. All null
+    Runs the order query of ``metrics.query`` (settled orders from
+    ``order_state``, the others replayed up to T) without grouping. All null
     when ``where`` filters on a dimension orders lack (root cause, severity,
     owner team), as in ``compute``.
     """
@@ -206,7 +195,6 @@ def order_kpis(
     if cond is None:
         return dict.fromkeys(ORDER_KPIS)
     sql = query._ORDERS.format(grp="'all'", where=cond)
-    sql = sql.replace(_OE, _OE_IN_PERIOD)  # unchanged (full scan) if the piece moved
     rows = fetch_pl(con, f"WITH {sql} {query._ORDER_KPIS}", params).to_dicts()
     row = rows[0] if rows else {}
     return {k: (float(v) if (v := row.get(k)) is not None else None) for k in ORDER_KPIS}

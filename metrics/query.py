@@ -35,6 +35,7 @@ import duckdb
 import polars as pl
 
 from fpi.db import fetch_pl, fetch_row
+from fpi.order_state import replay_sql
 from fpi.timeutil import from_us
 
 from .catalog import names
@@ -112,48 +113,35 @@ FROM (
 """
 
 _ORDERS = """
+settled AS (
+    -- orders with no event after T: their latest state is their state as of T
+    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           delivered_at, in_full
+    FROM order_state
+    WHERE last_event_at <= $t AND released_at IS NOT NULL
+      AND ((released_at >= $from AND released_at < $t)
+           OR (delivered_at >= $from AND delivered_at < $t))
+),
 oe AS MATERIALIZED (
-    -- only orders with a release or delivery in the period can count: every order
-    -- KPI is over orders delivered in [from, to) or released in it
+    -- orders with events on both sides of T are replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_events
-        WHERE occurred_at >= $from AND occurred_at <= $t
-          AND event_type IN ('order.delivered', 'order.released'))
+        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
 ),
-rel AS (
-    SELECT * FROM (
-        SELECT *, row_number() OVER (PARTITION BY order_id
-                                     ORDER BY occurred_at DESC, arrival_seq DESC) AS rn
-        FROM oe WHERE event_type = 'order.released') WHERE rn = 1
+replayed AS (
+    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           delivered_at, in_full
+    FROM ({replay}) WHERE released_at IS NOT NULL
 ),
-first_rel AS (
-    SELECT order_id, min(occurred_at) AS released_at FROM oe
-    WHERE event_type = 'order.released' GROUP BY order_id
-),
-dlv AS (
-    SELECT order_id, occurred_at AS delivered_at, in_full FROM (
-        SELECT *, row_number() OVER (PARTITION BY order_id
-                                     ORDER BY occurred_at DESC, arrival_seq DESC) AS rn
-        FROM oe WHERE event_type = 'order.delivered') WHERE rn = 1
-),
-shp AS (
-    SELECT order_id, arg_max(carrier, [epoch_us(occurred_at), arrival_seq]) AS carrier
-    FROM oe WHERE event_type = 'order.shipped' AND carrier IS NOT NULL GROUP BY order_id
-),
-o AS (
-    SELECT rel.order_id, rel.site, rel.lane,
-           coalesce(rel.carrier, shp.carrier, '(none)') AS carrier,
-           rel.customer_tier, rel.source_system, rel.promised_delivery_at,
-           first_rel.released_at, dlv.delivered_at, dlv.in_full
-    FROM rel JOIN first_rel USING (order_id)
-    LEFT JOIN dlv USING (order_id) LEFT JOIN shp USING (order_id)
-),
+o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
 of AS (
-    SELECT *, {grp} AS grp,
+    SELECT *, {{grp}} AS grp,
            delivered_at >= $from AND delivered_at < $t AS is_dlv,
            released_at >= $from AND released_at < $t AS is_rel
-    FROM o WHERE {where}
-)"""
+    FROM o WHERE {{where}} AND ((delivered_at >= $from AND delivered_at < $t)
+                               OR (released_at >= $from AND released_at < $t))
+)""".format(replay=replay_sql("oe"))  # noqa: S608 - constants only
 
 _ORDER_KPIS = """
 SELECT grp,

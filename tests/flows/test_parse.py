@@ -42,7 +42,14 @@ GOOD = ev("exception.touched", "X-1", T0, action="call")
         (dict(GOOD, schema_version="one"), "schema"),
         (dict(GOOD, schema_version=1), "schema"),
         (dict(GOOD, occurred_at="2026-05-04T08:00:00"), "naive_timestamp"),
+        (dict(GOOD, occurred_at="2026-05-04T08:00"), "naive_timestamp"),
         (dict(GOOD, occurred_at="yesterday"), "schema"),
+        # ISO 8601 but not RFC 3339: offset without colon, no seconds, odd separator
+        (dict(GOOD, occurred_at="2026-05-04T08:00:00+0200"), "schema"),
+        (dict(GOOD, occurred_at="2026-05-04T08:00Z"), "schema"),
+        (dict(GOOD, occurred_at="2026-05-04_08:00:00Z"), "schema"),
+        (dict(GOOD, occurred_at="2026-05-04T24:00:00Z"), "schema"),
+        (dict(GOOD, occurred_at=None), "schema"),
         (dict(GOOD, occurred_at=1714800000), "schema"),
         (dict(GOOD, event_id="x" * 129), "schema"),
         (dict(GOOD, source_system=""), "schema"),
@@ -97,6 +104,15 @@ def test_rejected_keeps_raw_text_and_ids() -> None:
 def test_unknown_fields_are_ignored_and_minor_versions_accepted() -> None:
     p = parse(dict(GOOD, schema_version="1.7", brand_new_field={"a": 1}))
     assert isinstance(p, Parsed)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-05-04T08:00:00Z", "2026-05-04 08:00:00z", "2026-05-04t10:00:00.000+02:00"]
+)
+def test_rfc3339_variants_are_accepted(text: str) -> None:
+    p = parse(dict(GOOD, occurred_at=text))
+    assert isinstance(p, Parsed)
+    assert p.occurred_us == parse(GOOD).occurred_us  # type: ignore[union-attr]
 
 
 def test_missing_actor_means_the_source_system() -> None:
