@@ -136,11 +136,13 @@ replayed AS (
 ),
 o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
 of AS (
-    SELECT *, {{grp}} AS grp,
-           delivered_at >= $from AND delivered_at < $t AS is_dlv,
-           released_at >= $from AND released_at < $t AS is_rel
-    FROM o WHERE {{where}} AND ((delivered_at >= $from AND delivered_at < $t)
-                               OR (released_at >= $from AND released_at < $t))
+    -- only orders delivered or released in [from, T) count (and make groups)
+    SELECT * FROM (
+        SELECT *, {{grp}} AS grp,
+               delivered_at >= $from AND delivered_at < $t AS is_dlv,
+               released_at >= $from AND released_at < $t AS is_rel
+        FROM o WHERE {{where}}
+    ) WHERE is_dlv OR is_rel
 )""".format(replay=replay_sql("oe"))  # noqa: S608 - constants only
 
 _ORDER_KPIS = """
