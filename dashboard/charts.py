@@ -268,11 +268,13 @@ def pareto(df: pl.DataFrame, by: str, metric: str) -> go.Figure:
 # --- aging & SLA ----------------------------------------------------------------------
 
 
-def aging_by_group(df: pl.DataFrame, dim: str) -> go.Figure:
-    """Stacked bars of open exceptions per aging bucket for each group of ``dim``."""
+def _hbars(
+    df: pl.DataFrame, dim: str, series: Sequence[tuple[str, str]], barmode: str, title: str
+) -> go.Figure:
+    """Horizontal bars of the count columns ``series`` ((column, color)) per group of ``dim``."""
     fig = go.Figure()
     y = [str(v) for v in df[dim].to_list()]
-    for name, color in zip(AGING, AGING_COLORS, strict=True):
+    for name, color in series:
         fig.add_trace(
             go.Bar(
                 x=df[name].to_list(),
@@ -283,31 +285,22 @@ def aging_by_group(df: pl.DataFrame, dim: str) -> go.Figure:
                 hovertemplate="%{y}<br>" + label(name) + ": %{x:,}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode=barmode)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="open exceptions")
-    return _layout(fig, f"Aging of open exceptions by {label(dim).lower()}", _bar_height(len(y)))
+    return _layout(fig, title, _bar_height(len(y)))
+
+
+def aging_by_group(df: pl.DataFrame, dim: str) -> go.Figure:
+    """Stacked bars of open exceptions per aging bucket for each group of ``dim``."""
+    series = list(zip(AGING, AGING_COLORS, strict=True))
+    return _hbars(df, dim, series, "stack", f"Aging of open exceptions by {label(dim).lower()}")
 
 
 def risk_by_group(df: pl.DataFrame, dim: str) -> go.Figure:
     """Grouped bars: at-risk and breached open exceptions for each group of ``dim``."""
-    fig = go.Figure()
-    y = [str(v) for v in df[dim].to_list()]
-    for name, color in (("at_risk_open", "#ff9f1c"), ("breached_open", BAD)):
-        fig.add_trace(
-            go.Bar(
-                x=df[name].to_list(),
-                y=y,
-                name=label(name),
-                orientation="h",
-                marker_color=color,
-                hovertemplate="%{y}<br>" + label(name) + ": %{x:,}<extra></extra>",
-            )
-        )
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title_text="open exceptions")
-    return _layout(fig, f"At risk and breached by {label(dim).lower()}", _bar_height(len(y)))
+    series = [("at_risk_open", "#ff9f1c"), ("breached_open", BAD)]
+    return _hbars(df, dim, series, "group", f"At risk and breached by {label(dim).lower()}")
 
 
 def sla_by_group(df: pl.DataFrame, dim: str, overall: float | None) -> go.Figure:

@@ -84,45 +84,45 @@ def _md_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sections(rep: dict[str, Any]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """The report's tables in order, as (heading level, title, rows)."""
+    headline = [
+        {"kpi": BY_NAME[k].label if k in BY_NAME else k, "value": _fmt(k, v)}
+        for k, v in rep["headline"].items()
+    ]
+    out: list[tuple[int, str, list[dict[str, Any]]]] = [(2, "Headline", headline)]
+    out += [(2, f"Bottlenecks by {dim}", rows) for dim, rows in rep["bottlenecks"].items()]
+    quality = [{"measure": k, "events": v} for k, v in rep["data_quality"].items()]
+    out += [(2, "Data quality", quality), (3, "Rejected by reason", rep["rejected_by_reason"])]
+    return out
+
+
 def to_markdown(rep: dict[str, Any]) -> str:
     """Markdown rendering."""
     out = [
         "# fpi KPI report\n",
         f"Stock KPIs as of **{rep['as_of']}**; flow KPIs over "
         f"[{rep['period_from']}, {rep['as_of']}). Generated {rep['generated_at']}.\n",
-        "## Headline\n",
-        _md_table(
-            [
-                {"kpi": BY_NAME[k].label if k in BY_NAME else k, "value": _fmt(k, v)}
-                for k, v in rep["headline"].items()
-            ]
-        ),
     ]
-    for dim, rows in rep["bottlenecks"].items():
-        out += [f"## Bottlenecks by {dim}\n", _md_table(rows)]
-    out += [
-        "## Data quality\n",
-        _md_table([{"measure": k, "events": v} for k, v in rep["data_quality"].items()]),
-        "### Rejected by reason\n",
-        _md_table(rep["rejected_by_reason"]),
-    ]
+    for level, title, rows in _sections(rep):
+        out += [f"{'#' * level} {title}\n", _md_table(rows)]
     return "\n".join(out)
+
+
+def _html_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p><em>no data</em></p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(c, r[c]))}</td>" for c in cols) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def to_html(rep: dict[str, Any]) -> str:
     """A self-contained HTML page."""
-
-    def table(rows: list[dict[str, Any]]) -> str:
-        if not rows:
-            return "<p><em>no data</em></p>"
-        cols = list(rows[0])
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_fmt(c, r[c]))}</td>" for c in cols) + "</tr>"
-            for r in rows
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>fpi KPI report</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -132,23 +132,10 @@ def to_html(rep: dict[str, Any]) -> str:
         f"<p>Stock KPIs as of <b>{html.escape(str(rep['as_of']))}</b>; flow KPIs over "
         f"[{html.escape(str(rep['period_from']))}, {html.escape(str(rep['as_of']))}). "
         f"Generated {html.escape(str(rep['generated_at']))}.</p>",
-        "<h2>Headline</h2>",
-        table(
-            [
-                {"kpi": BY_NAME[k].label if k in BY_NAME else k, "value": _fmt(k, v)}
-                for k, v in rep["headline"].items()
-            ]
-        ),
     ]
-    for dim, rows in rep["bottlenecks"].items():
-        parts += [f"<h2>Bottlenecks by {html.escape(dim)}</h2>", table(rows)]
-    parts += [
-        "<h2>Data quality</h2>",
-        table([{"measure": k, "events": v} for k, v in rep["data_quality"].items()]),
-        "<h3>Rejected by reason</h3>",
-        table(rep["rejected_by_reason"]),
-        "</body></html>",
-    ]
+    for level, title, rows in _sections(rep):
+        parts += [f"<h{level}>{html.escape(title)}</h{level}>", _html_table(rows)]
+    parts.append("</body></html>")
     return "".join(parts)
 
 
