@@ -90,6 +90,35 @@ def opened(
     return ev("exception.opened", xid, at, eid=eid, **fields)
 
 
+def released(
+    oid: str,
+    at: datetime,
+    promised: str,
+    *,
+    site: str = "DC-ATL",
+    origin: str = "ATL",
+    destination: str = "MIA",
+    tier: str = "key",
+    value: float = 10.0,
+    currency: str = "USD",
+    **extra: object,
+) -> dict:
+    """An ``order.released`` event; ``promised`` is the RFC 3339 promised delivery time."""
+    return ev(
+        "order.released",
+        oid,
+        at,
+        site=site,
+        origin=origin,
+        destination=destination,
+        customer_tier=tier,
+        order_value=value,
+        currency=currency,
+        promised_delivery_at=promised,
+        **extra,
+    )
+
+
 def worked_example() -> list[dict]:
     """The worked example of kpis.md: X-1, high/key (9 h target), 1000 USD."""
     d = datetime(2026, 5, 4, tzinfo=UTC)

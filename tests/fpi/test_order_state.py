@@ -15,7 +15,7 @@ import pytest
 from fpi.db import init_schema
 from fpi.order_state import REBUILD_SQL
 from metrics.query import Window, compute
-from tests.streams import T0, ev, ingest_events, iso, opened, table
+from tests.streams import T0, ev, ingest_events, iso, opened, released, table
 
 STATE = "SELECT * FROM order_state ORDER BY order_id"
 STATE_NO_SEQ = (
@@ -34,17 +34,14 @@ def order_stream(rng: random.Random, n_orders: int = 30) -> list[dict]:
         at = iter(sorted(start + timedelta(minutes=m) for m in minutes))
         for _ in range(rng.choice([1, 1, 1, 2])):
             events.append(
-                ev(
-                    "order.released",
+                released(
                     oid,
                     next(at),
                     site=rng.choice(["DC-ATL", "DC-DAL"]),
-                    origin="ATL",
                     destination=rng.choice(["MIA", "BOS"]),
-                    customer_tier=rng.choice(["strategic", "key", "standard"]),
-                    order_value=float(rng.randrange(10, 900)),
-                    currency="USD",
-                    promised_delivery_at=iso(start + timedelta(days=rng.randrange(1, 5))),
+                    tier=rng.choice(["strategic", "key", "standard"]),
+                    value=float(rng.randrange(10, 900)),
+                    promised=iso(start + timedelta(days=rng.randrange(1, 5))),
                     **({"carrier": rng.choice(["ACME", "ZIP"])} if rng.random() < 0.5 else {}),
                 )
             )

@@ -15,7 +15,7 @@ from fpi.db import open_read
 from metrics.bottlenecks import bottlenecks
 from metrics.query import compute, kpis, window
 from tests import reference
-from tests.streams import ev, ingest_events, opened, random_stream, table, worked_example
+from tests.streams import ev, ingest_events, opened, random_stream, released, table, worked_example
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -110,68 +110,19 @@ def _flow_scenario() -> list[dict]:
         opened("G", datetime(2026, 4, 20, tzinfo=UTC), **m),
         ev("exception.resolved", "G", datetime(2026, 4, 21, tzinfo=UTC), resolution_code="x"),
         # orders
-        ev(
-            "order.released",
-            "O1",
-            day(4),
-            site="DC-ATL",
-            origin="ATL",
-            destination="MIA",
-            customer_tier="key",
-            order_value=10.0,
-            currency="USD",
-            promised_delivery_at="2026-05-06T00:00:00Z",
-        ),
+        released("O1", day(4), "2026-05-06T00:00:00Z"),
         ev("order.delivered", "O1", day(5), in_full=True),
-        ev(
-            "order.released",
-            "O2",
-            day(4),
-            site="DC-ATL",
-            origin="ATL",
-            destination="MIA",
-            customer_tier="key",
-            order_value=10.0,
-            currency="USD",
-            promised_delivery_at="2026-05-06T00:00:00Z",
-        ),
+        released("O2", day(4), "2026-05-06T00:00:00Z"),
         ev("order.delivered", "O2", day(7), in_full=True),
-        ev(
-            "order.released",
-            "O3",
-            day(5),
-            site="DC-DAL",
-            origin="DAL",
-            destination="MIA",
-            customer_tier="key",
-            order_value=10.0,
-            currency="USD",
-            promised_delivery_at="2026-05-08T00:00:00+02:00",
-        ),
+        released("O3", day(5), "2026-05-08T00:00:00+02:00", site="DC-DAL", origin="DAL"),
         ev("order.delivered", "O3", day(7), in_full=False),
-        ev(
-            "order.released",
-            "O4",
-            day(5),
-            site="DC-DAL",
-            origin="DAL",
-            destination="MIA",
-            customer_tier="key",
-            order_value=10.0,
-            currency="USD",
-            promised_delivery_at="2026-05-08T00:00:00Z",
-        ),
-        ev(
-            "order.released",
+        released("O4", day(5), "2026-05-08T00:00:00Z", site="DC-DAL", origin="DAL"),
+        released(
             "O5",
             datetime(2026, 4, 1, tzinfo=UTC),
+            "2026-04-03T00:00:00Z",
             site="DC-DAL",
             origin="DAL",
-            destination="MIA",
-            customer_tier="key",
-            order_value=10.0,
-            currency="USD",
-            promised_delivery_at="2026-04-03T00:00:00Z",
         ),
         ev("order.delivered", "O5", datetime(2026, 4, 2, tzinfo=UTC), in_full=True),
     ]
@@ -354,8 +305,9 @@ def test_sla_override_on_the_opened_event_beats_the_policy(tmp_path: Path) -> No
         opened("O", day(4), severity="high", tier="key", sla_target_hours=1.5),
     ]
     db, _ = ingest_events(tmp_path, events)
-    targets = table(db, "SELECT exception_id, sla_target_hours, sla_target_source "
-                        "FROM exceptions ORDER BY 1").rows()
+    targets = table(
+        db, "SELECT exception_id, sla_target_hours, sla_target_source FROM exceptions ORDER BY 1"
+    ).rows()
     assert targets == [("O", 1.5, "event"), ("P", 9.0, "policy")]
     r = _row(db, day(4, 2))
     assert (r["breached_open"], r["at_risk_open"]) == (1, 0)
