@@ -36,21 +36,37 @@ TINY = GeneratorConfig(days=1, lines_per_day=2_000, seed=7)
 
 # ---------------------------------------------------------------- contract v1, by hand
 
-RFC3339_OFFSET = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$"
-)
+RFC3339_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
 TAXONOMY = {
-    "inventory_shortfall", "damaged_stock", "carrier_failure", "carrier_capacity",
-    "missed_pickup", "credit_hold", "pricing_mismatch", "customs_hold", "asn_delay",
-    "master_data", "duplicate_order", "address_issue", "invoice_not_posted", "pod_dispute",
+    "inventory_shortfall",
+    "damaged_stock",
+    "carrier_failure",
+    "carrier_capacity",
+    "missed_pickup",
+    "credit_hold",
+    "pricing_mismatch",
+    "customs_hold",
+    "asn_delay",
+    "master_data",
+    "duplicate_order",
+    "address_issue",
+    "invoice_not_posted",
+    "pod_dispute",
 }
 RATES = {"USD", "EUR", "GBP", "CAD", "MXN"}  # a subset of fpi's default rate table
 SEVERITIES = {"low", "medium", "high", "critical"}
 TIERS = {"strategic", "key", "standard"}
 EXC_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "exception.opened": {
-        "order_id": str, "category": str, "severity": str, "site": str, "origin": str,
-        "destination": str, "customer_tier": str, "order_value": (int, float), "currency": str,
+        "order_id": str,
+        "category": str,
+        "severity": str,
+        "site": str,
+        "origin": str,
+        "destination": str,
+        "customer_tier": str,
+        "order_value": (int, float),
+        "currency": str,
     },
     "exception.assigned": {"owner_team": str},
     "exception.touched": {"action": str},
@@ -63,16 +79,28 @@ EXC_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 ORDER_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "order.released": {
-        "site": str, "origin": str, "destination": str, "customer_tier": str,
-        "order_value": (int, float), "currency": str, "promised_delivery_at": str,
+        "site": str,
+        "origin": str,
+        "destination": str,
+        "customer_tier": str,
+        "order_value": (int, float),
+        "currency": str,
+        "promised_delivery_at": str,
     },
     "order.shipped": {},
     "order.delivered": {"in_full": bool},
     "order.invoiced": {},
 }
 OPTIONAL: dict[str, type | tuple[type, ...]] = {
-    "carrier": str, "customer_id": str, "sla_target_hours": (int, float), "detected_by": str,
-    "assignee": str, "note": str, "to_team": str, "reason": str, "lines": int,
+    "carrier": str,
+    "customer_id": str,
+    "sla_target_hours": (int, float),
+    "detected_by": str,
+    "assignee": str,
+    "note": str,
+    "to_team": str,
+    "reason": str,
+    "lines": int,
     "invoice_id": str,
 }
 
@@ -100,8 +128,12 @@ def contract_errors(obj: Any) -> list[str]:
         errs.append("schema_version")
     if "actor" in obj:
         a = obj["actor"]
-        if not (isinstance(a, dict) and isinstance(a.get("id"), str) and a["id"]
-                and a.get("kind") in ("human", "system")):
+        if not (
+            isinstance(a, dict)
+            and isinstance(a.get("id"), str)
+            and a["id"]
+            and a.get("kind") in ("human", "system")
+        ):
             errs.append("actor")
     key = "exception_id" if et.startswith("exception.") else "order_id"
     if not (isinstance(obj.get(key), str) and 1 <= len(obj[key]) <= 128):
@@ -113,8 +145,10 @@ def contract_errors(obj: Any) -> list[str]:
         elif isinstance(v, str) and not v:
             errs.append(f"{name} empty")
     for name, typ in OPTIONAL.items():
-        if name in obj and obj[name] is not None and (
-            not isinstance(obj[name], typ) or isinstance(obj[name], bool)
+        if (
+            name in obj
+            and obj[name] is not None
+            and (not isinstance(obj[name], typ) or isinstance(obj[name], bool))
         ):
             errs.append(f"{name} wrong type")
     if et in ("exception.opened", "order.released"):
@@ -124,16 +158,18 @@ def contract_errors(obj: Any) -> list[str]:
             errs.append("customer_tier")
         if not (isinstance(obj.get("order_value"), int | float) and obj["order_value"] >= 0):
             errs.append("order_value")
-        if not (isinstance(obj.get("currency"), str)
-                and re.fullmatch(r"[A-Z]{3}", obj["currency"])):
+        if not (
+            isinstance(obj.get("currency"), str) and re.fullmatch(r"[A-Z]{3}", obj["currency"])
+        ):
             errs.append("currency")
     if et == "exception.opened":
         if not re.fullmatch(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*", str(obj.get("category"))):
             errs.append("category")
         if "sla_target_hours" in obj and not obj["sla_target_hours"] > 0:
             errs.append("sla_target_hours")
-    if et == "exception.escalated" and not (isinstance(obj.get("level"), int)
-                                            and obj["level"] >= 1):
+    if et == "exception.escalated" and not (
+        isinstance(obj.get("level"), int) and obj["level"] >= 1
+    ):
         errs.append("level")
     if et == "order.released":
         p = obj.get("promised_delivery_at")
@@ -193,8 +229,11 @@ def small_events(small: list[tuple[str, str]]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def default_exception_events() -> list[dict[str, Any]]:
     """Accepted exception events of the default configuration (about 200k lines)."""
-    return [json.loads(line) for line, label in generate_labelled(GeneratorConfig())
-            if label == "event" and '"exception.' in line]
+    return [
+        json.loads(line)
+        for line, label in generate_labelled(GeneratorConfig())
+        if label == "event" and '"exception.' in line
+    ]
 
 
 # ---------------------------------------------------------------- determinism
@@ -233,8 +272,13 @@ def test_different_seed_differs() -> None:
 
 
 def test_no_wall_clock_in_generator() -> None:
-    source = Path(gen.__file__).read_text("utf-8")
-    assert ".now(" not in source and "utcnow" not in source and "time.time" not in source
+    modules = sorted(Path(gen.__file__).parent.glob("*.py"))
+    assert len(modules) > 5  # the package's modules, not only its __init__
+    for module in modules:
+        source = module.read_text("utf-8")
+        assert ".now(" not in source and "utcnow" not in source and "time.time" not in source, (
+            module
+        )
 
 
 # ---------------------------------------------------------------- contract
@@ -364,8 +408,9 @@ def test_exception_lifecycles_look_real(small_events: list[dict[str, Any]]) -> N
     touches = [e for e in small_events if e["event_type"] == "exception.touched"]
     kinds = Counter(e["actor"]["kind"] for e in touches)
     assert kinds["human"] > 3 * kinds["system"] > 0
-    assert all(re.fullmatch(r"u-\d+", e["actor"]["id"]) for e in touches
-               if e["actor"]["kind"] == "human")
+    assert all(
+        re.fullmatch(r"u-\d+", e["actor"]["id"]) for e in touches if e["actor"]["kind"] == "human"
+    )
     assert {e["severity"] for e in opened} == SEVERITIES
     per_order = Counter(e["order_id"] for e in opened)
     assert max(per_order.values()) >= 2  # an order can have two exceptions
@@ -381,7 +426,9 @@ def test_lifecycle_variety_at_default_scale(
     assert any("sla_target_hours" in e for e in opened)
     assert {e["level"] for e in evs if e["event_type"] == "exception.escalated"} == {1, 2, 3}
     assert {e["reason"] for e in evs if e["event_type"] == "exception.paused"} >= {
-        "waiting_on_customer", "waiting_on_carrier"}
+        "waiting_on_customer",
+        "waiting_on_carrier",
+    }
     by_x: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in evs:
         by_x[e["exception_id"]].append(e)
@@ -389,10 +436,13 @@ def test_lifecycle_variety_at_default_scale(
     for x in by_x.values():
         x.sort(key=lambda e: ts(e["occurred_at"]))
         types = [e["event_type"] for e in x]
-        human = sum(1 for e in x if e["event_type"] == "exception.touched"
-                    and e["actor"]["kind"] == "human")
-        if types[-1] == "exception.resolved" and human == 0 and (
-            x[-1].get("actor", {"kind": "system"})["kind"] == "system"
+        human = sum(
+            1 for e in x if e["event_type"] == "exception.touched" and e["actor"]["kind"] == "human"
+        )
+        if (
+            types[-1] == "exception.resolved"
+            and human == 0
+            and (x[-1].get("actor", {"kind": "system"})["kind"] == "system")
         ):
             auto += 1
         reassigned += types.count("exception.assigned") >= 2
@@ -430,17 +480,29 @@ def test_mess_is_present(small: list[tuple[str, str]]) -> None:
         elif "exception_id" in e and e["exception_id"] not in seen_open:
             early_followups += 1
     assert early_followups >= 3
-    drift = sum(1 for e in events if "exception_id" in e and e["event_type"] != "exception.opened"
-                and ts(e["occurred_at"]) < seen_open[e["exception_id"]])
+    drift = sum(
+        1
+        for e in events
+        if "exception_id" in e
+        and e["event_type"] != "exception.opened"
+        and ts(e["occurred_at"]) < seen_open[e["exception_id"]]
+    )
     assert drift >= 1
-    suffixes = Counter(re.search(r"(Z|[+-]\d\d:\d\d)$", e["occurred_at"]).group(1)
-                       for e in events)
+    suffixes = Counter(re.search(r"(Z|[+-]\d\d:\d\d)$", e["occurred_at"]).group(1) for e in events)
     assert set(suffixes) >= {"Z", "+00:00", "-04:00", "-05:00", "-07:00", "+02:00"}
     versions = Counter(e["schema_version"] for e in events)
     assert versions["1"] > 0.8 * len(events) and versions["1.1"] > 0
-    known = {"event_id", "event_type", "occurred_at", "source_system", "schema_version",
-             "actor", "exception_id", *OPTIONAL,
-             *{f for r in (*EXC_REQUIRED.values(), *ORDER_REQUIRED.values()) for f in r}}
+    known = {
+        "event_id",
+        "event_type",
+        "occurred_at",
+        "source_system",
+        "schema_version",
+        "actor",
+        "exception_id",
+        *OPTIONAL,
+        *{f for r in (*EXC_REQUIRED.values(), *ORDER_REQUIRED.values()) for f in r},
+    }
     assert sum(1 for e in events if set(e) - known) > 0.05 * len(events)
 
 
@@ -456,8 +518,9 @@ def test_clean_mode_is_the_same_world_without_mess() -> None:
     messy_ids = {json.loads(line)["event_id"] for line, label in messy if label == "event"}
     assert messy_ids == {o["event_id"] for o in objs}
     clean_types = Counter(o["event_type"] for o in objs)
-    messy_types = Counter(json.loads(line)["event_type"] for line, label in messy
-                          if label == "event")
+    messy_types = Counter(
+        json.loads(line)["event_type"] for line, label in messy if label == "event"
+    )
     assert clean_types == messy_types
 
 
@@ -527,16 +590,18 @@ def exception_kpis(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         if status == "open":
             active += (clock - last).total_seconds()
         target = o.get("sla_target_hours") or BASE_H[o["severity"]] * TIER_F[o["customer_tier"]]
-        rows.append({
-            "carrier": o.get("carrier", "(none)"),
-            "lane": f"{o['origin']}→{o['destination']}",
-            "site": o["site"],
-            "status": status,
-            "touches": touches,
-            "escalated": esc >= 1,
-            "resolution_h": (resolved_at - t0).total_seconds() / 3600 if resolved_at else None,
-            "overrun_h": 0.0 if status == "cancelled" else max(0.0, active / 3600 - target),
-        })
+        rows.append(
+            {
+                "carrier": o.get("carrier", "(none)"),
+                "lane": f"{o['origin']}→{o['destination']}",
+                "site": o["site"],
+                "status": status,
+                "touches": touches,
+                "escalated": esc >= 1,
+                "resolution_h": (resolved_at - t0).total_seconds() / 3600 if resolved_at else None,
+                "overrun_h": 0.0 if status == "cancelled" else max(0.0, active / 3600 - target),
+            }
+        )
     return rows
 
 
@@ -562,14 +627,16 @@ def check_planted(rows: list[dict[str, Any]]) -> None:
     resolved = [r for r in planted if r["status"] == "resolved"]
     resolved_o = [r for r in others if r["status"] == "resolved"]
     assert mean(r["resolution_h"] for r in resolved) > 2.5 * mean(
-        r["resolution_h"] for r in resolved_o)
+        r["resolution_h"] for r in resolved_o
+    )
     assert mean(r["touches"] for r in resolved) > 1.8 * mean(r["touches"] for r in resolved_o)
     assert mean(r["escalated"] for r in planted) > 2 * mean(r["escalated"] for r in others)
 
 
 def test_planted_bottleneck_small(small_events: list[dict[str, Any]]) -> None:
     assert PLANTED_BOTTLENECK["lane"] == (
-        f"{PLANTED_BOTTLENECK['origin']}→{PLANTED_BOTTLENECK['destination']}")
+        f"{PLANTED_BOTTLENECK['origin']}→{PLANTED_BOTTLENECK['destination']}"
+    )
     check_planted(exception_kpis(small_events))
 
 
