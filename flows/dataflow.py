@@ -46,7 +46,7 @@ from .dedupe import Deduper
 from .exception_state import ExceptionShard
 from .parse import Parsed, Rejected, parse_line
 from .records import Delta, event_row, order_event_row, rejected_row, shard_of
-from .sources import Chunk
+from .sources import FILE_FAULT_OFFSET, Chunk
 
 DEFAULT_SHARDS = 4
 
@@ -74,13 +74,19 @@ def _parse_chunk(chunk: Chunk, settings: Settings, clock: Clock) -> _Parsed:
     seq = chunk.first_seq
     offset = chunk.first_offset
     for line in chunk.lines:
-        result = parse_line(line, chunk.source, offset, seq, settings)
+        result = parse_line(line, chunk.source, offset, seq, settings, received_us)
         if isinstance(result, Parsed):
             events.append(result)
         elif result is not None:
             rejected.append(result)
         offset += 1
         seq += 1
+    if chunk.fault is not None:
+        rejected.append(
+            Rejected(
+                chunk.source, FILE_FAULT_OFFSET, "", "unreadable_file", chunk.fault, None, None
+            )
+        )
     return _Parsed(events, rejected, received_us)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 
@@ -29,7 +30,7 @@ from metrics.query import quality
 from .dataflow import DEFAULT_SHARDS, build_flow
 from .rehydrate import load_prior
 from .sink import DuckDBSink, ensure_database
-from .sources import JsonLinesSource, Progress, expand_paths
+from .sources import Inputs, JsonLinesSource, Progress, expand_paths
 
 INGEST_FLUSH_EVERY = timedelta(seconds=5)
 """Micro-batch bound for file ingest. Each write opens, commits and closes (and so
@@ -79,6 +80,8 @@ class PreparedRun:
     run_id: int
     files: list[Path]
     progress: Progress
+    sink: DuckDBSink
+    repeated: list[tuple[Path, Path]]
 
 
 def counts(db: Path) -> Counts:
@@ -92,28 +95,45 @@ def counts(db: Path) -> Counts:
 
 @contextmanager
 def writer_lock(db: Path) -> Iterator[None]:
-    """Hold ``DB.ingest.lock`` so that only one ingest writes ``db`` at a time.
+    """Be the only writer of ``db``, whatever name it is reached by.
+
+    Two locks, both ``flock``s that the kernel drops when the process dies (so a
+    ``kill -9`` leaves nothing stale behind):
+
+    1. ``<real path>.ingest.lock`` beside the resolved file, held while the
+       database is created (a symlink resolves to the same lock file);
+    2. the database file itself, held for the whole run: a lock on the file's
+       identity (device and inode), so a hard link or any other name for the
+       same file is refused too. DuckDB's own locks are ``fcntl`` record locks,
+       independent of ``flock``, so they are not disturbed and read-only
+       readers are never blocked.
 
     The lock file is removed when the ingest ends.
     """
-    lock_path = db.with_name(db.name + ".ingest.lock")
+    real = db.resolve()
+    lock_path = real.with_name(real.name + ".ingest.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    busy = f"another `fpi ingest` or `fpi stream` is writing {db}; wait for it to finish"
     with lock_path.open("w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DatabaseError(
-                f"another `fpi ingest` is writing {db}; wait for it to finish"
-            ) from None
+            raise DatabaseError(busy) from None
         try:
-            yield
+            ensure_database(real)
+            with real.open("rb") as dbfh:
+                try:
+                    fcntl.flock(dbfh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise DatabaseError(busy) from None
+                yield
         finally:
             lock_path.unlink(missing_ok=True)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def prepare_run(
-    inputs: list[Path],
+    inputs: list[Path] | Inputs,
     db: Path,
     settings: Settings,
     clock: Clock,
@@ -121,28 +141,38 @@ def prepare_run(
     shards: int = DEFAULT_SHARDS,
     chunk_lines: int = 2000,
 ) -> PreparedRun:
-    """Create the database if needed, rebuild state from it and build the flow."""
-    files = expand_paths(inputs)
+    """Create the database if needed, rebuild state from it and build the flow.
+
+    Runs still marked ``running`` belong to a process that died (the caller
+    holds the writer lock, so no other run is alive): they are marked
+    ``interrupted``.
+    """
+    found = inputs if isinstance(inputs, Inputs) else expand_paths(inputs)
+    files = found.files
     ensure_database(db)
     prior = load_prior(db, settings, shards)
     with open_write(db) as con:
+        con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
         run_id = int(fetch_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs")[0])  # type: ignore[call-overload]
         con.execute(
             "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, NULL, 'running')",
             [run_id, clock(), "\n".join(str(f) for f in files)],
         )
     progress = Progress()
-    source = JsonLinesSource(files, run_id, chunk_lines=chunk_lines, progress=progress)
+    sink = DuckDBSink(db)
+    source = JsonLinesSource(
+        files, run_id, chunk_lines=chunk_lines, progress=progress, stop=sink.stop
+    )
     flow = build_flow(
         source,
-        DuckDBSink(db),
+        sink,
         settings=settings,
         clock=clock,
         prior=prior,
         flush_every=INGEST_FLUSH_EVERY,
         flush_max_deltas=INGEST_FLUSH_MAX_DELTAS,
     )
-    return PreparedRun(flow, run_id, files, progress)
+    return PreparedRun(flow, run_id, files, progress, sink, found.repeated)
 
 
 def ingest(
@@ -152,21 +182,28 @@ def ingest(
     clock: Clock,
     *,
     on_progress: Callable[[Progress, int | None], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
     shards: int = DEFAULT_SHARDS,
 ) -> IngestSummary:
     """Run the dataflow over ``inputs`` into ``db`` to the end.
 
     ``on_progress(progress, total_bytes)`` is called about twice a second from
     a helper thread while the flow runs (``total_bytes`` is ``None`` when a
-    compressed input makes the total unknown).
+    compressed input makes the total unknown). ``on_note(line)`` receives one
+    line per notable input problem: a file named twice, a file that could not
+    be read to its end. A database that cannot be written (disk full,
+    read-only) raises ``DatabaseError`` with one line naming the file and the
+    cause; the run is then marked ``failed`` (or, when even that cannot be
+    written, ``interrupted`` by the next run).
     """
     with writer_lock(db):
         started = time.perf_counter()
-        if db.exists():
-            before = counts(db)
-        else:
-            before = Counts(0, 0, 0, 0)
-        run = prepare_run(inputs, db, settings, clock, shards=shards)
+        before = counts(db)
+        found = expand_paths(inputs)
+        if on_note is not None:
+            for name, same in found.repeated:
+                on_note(f"{name} is the same file as {same}: read once")
+        run = prepare_run(found, db, settings, clock, shards=shards)
         total = (
             None
             if any(f.name.endswith(".gz") for f in run.files)
@@ -190,22 +227,42 @@ def ingest(
         gc.disable()
         try:
             run_main(run.flow)
-            status = "done"
+            if run.sink.failure is None:
+                status = "done"
         finally:
             if gc_was_enabled:
                 gc.enable()
             stop.set()
             if ticker is not None:
                 ticker.join()
-            with open_write(db) as con:
-                con.execute(
-                    "UPDATE ingest_runs SET finished_at = ?, lines_read = ?, status = ? "
-                    "WHERE run_id = ?",
-                    [clock(), run.progress.lines_read, status, run.run_id],
-                )
+            _finish_run(db, run, status, clock)
+        if run.sink.failure is not None:  # the sink stopped the run and says why
+            raise DatabaseError(run.sink.failure)
         if on_progress is not None:
             on_progress(run.progress, total)
+        if on_note is not None:
+            for fault in run.progress.faults:
+                on_note(fault)
         after = counts(db)
         return IngestSummary(
             len(run.files), run.progress.lines_read, time.perf_counter() - started, before, after
         )
+
+
+def _finish_run(db: Path, run: PreparedRun, status: str, clock: Clock) -> None:
+    """Record how the run ended.
+
+    A database that cannot record it keeps ``running``, which the next run turns
+    into ``interrupted``: after a failed checkpoint (disk full) DuckDB refuses
+    every further write in this process.
+    """
+    try:
+        with open_write(db, wait_seconds=30.0) as con:
+            con.execute(
+                "UPDATE ingest_runs SET finished_at = ?, lines_read = ?, status = ? "
+                "WHERE run_id = ?",
+                [clock(), run.progress.lines_read, status, run.run_id],
+            )
+    except (DatabaseError, duckdb.Error):
+        if status == "done":
+            raise

@@ -4,7 +4,8 @@ A line becomes either a :class:`Parsed` event or a :class:`Rejected` row with
 one machine-readable reason (``events.md``). When a line has several faults
 the most specific reason wins, in this order: ``invalid_json``,
 ``unsupported_version``, ``unknown_event_type``, ``schema``,
-``naive_timestamp``, ``unknown_currency``. ``detail`` keeps every fault.
+``naive_timestamp``, ``future_timestamp``, ``unknown_currency``. ``detail``
+keeps every fault.
 Nothing here raises on input.
 """
 
@@ -16,10 +17,20 @@ import orjson
 from pydantic import ValidationError
 
 from fpi.config import Settings
-from fpi.contract import EVENT_ADAPTER, ExceptionOpened, MilestoneEvent, OrderReleased
-from fpi.timeutil import to_us
+from fpi.contract import (
+    EVENT_ADAPTER,
+    MAX_ORDER_VALUE,
+    ExceptionOpened,
+    MilestoneEvent,
+    OrderReleased,
+)
+from fpi.timeutil import US_PER_S, from_us, iso_z, to_us
 
 _MAX_DETAIL = 500
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark."""
+FUTURE_LIMIT_US = 7 * 24 * 3600 * US_PER_S
+"""An event may be stamped at most 7 days after it is received (events.md)."""
 
 
 @dataclass(slots=True)
@@ -98,9 +109,18 @@ def _detail(errors: list[dict[str, object]]) -> str:
 
 
 def parse_line(
-    raw: bytes, source: str, offset: int, seq: int, settings: Settings
+    raw: bytes, source: str, offset: int, seq: int, settings: Settings, received_us: int
 ) -> Parsed | Rejected | None:
-    """Validate one line. Blank lines give ``None`` (ignored, per events.md)."""
+    """Validate one line received at ``received_us``. Blank lines give ``None``.
+
+    A UTF-8 byte-order mark at the start of the line (the first line of a file
+    saved by some Windows tools, or of a file concatenated onto another) is
+    removed. An event stamped more than :data:`FUTURE_LIMIT_US` after it was
+    received is rejected ``future_timestamp``; a reporting-currency value above
+    :data:`~fpi.contract.MAX_ORDER_VALUE` after conversion is ``schema``.
+    """
+    if raw.startswith(BOM):
+        raw = raw[len(BOM) :]
     if not raw.strip():
         return None
     text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -115,6 +135,18 @@ def parse_line(
         return Rejected(
             source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL], None, None
         )
+    occurred_us = to_us(event.occurred_at)
+    if occurred_us > received_us + FUTURE_LIMIT_US:
+        return Rejected(
+            source,
+            offset,
+            text,
+            "future_timestamp",
+            f"occurred_at: {iso_z(event.occurred_at)} is more than 7 days after the line "
+            f"was received ({iso_z(from_us(received_us))})",
+            event.event_id,
+            event.event_type,
+        )
     value: float | None = None
     if isinstance(event, ExceptionOpened | OrderReleased):
         value = settings.to_reporting(event.order_value, event.currency)
@@ -128,4 +160,15 @@ def parse_line(
                 event.event_id,
                 event.event_type,
             )
-    return Parsed(event, text, source, offset, seq, to_us(event.occurred_at), value)
+        if not 0.0 <= value <= MAX_ORDER_VALUE:
+            return Rejected(
+                source,
+                offset,
+                text,
+                "schema",
+                f"order_value: {event.order_value} {event.currency} is {value} "
+                f"{settings.reporting_currency}, above the accepted {MAX_ORDER_VALUE:.0e}",
+                event.event_id,
+                event.event_type,
+            )
+    return Parsed(event, text, source, offset, seq, occurred_us, value)

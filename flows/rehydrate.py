@@ -68,11 +68,11 @@ def _exceptions(con: duckdb.DuckDBPyConnection, prior: PriorState, settings: Set
         _shard(prior, xid).steps[xid].append(
             Step(occurred, seq, etype, kind == "human", value, eid)
         )
-    for source, offset, seq, payload in con.execute(
-        "SELECT source, source_offset, arrival_seq, payload FROM pending_events "
-        "ORDER BY arrival_seq"
+    for source, offset, seq, payload, received in con.execute(
+        "SELECT source, source_offset, arrival_seq, payload, epoch_us(received_at) "
+        "FROM pending_events ORDER BY arrival_seq"
     ).fetchall():
-        p = parse_line(payload.encode("utf-8"), source, offset, seq, settings)
+        p = parse_line(payload.encode("utf-8"), source, offset, seq, settings, received)
         if isinstance(p, Parsed):
             xid = p.event.exception_id  # type: ignore[union-attr]
             _shard(prior, xid).pending.setdefault(xid, []).append(p)

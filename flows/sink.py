@@ -19,6 +19,7 @@ while a reader holds the file the writer waits (buffering, never dropping).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import polars as pl
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from fpi import order_state
-from fpi.db import init_schema, open_write
+from fpi.db import DatabaseError, init_schema, open_write
 
 from .records import (
     DUPLICATE_COLUMNS,
@@ -160,7 +161,10 @@ def write_deltas(path: Path, deltas: Sequence[Delta]) -> None:
             write_delta(con, merged)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a failed COMMIT has already ended the transaction: keep its error
             raise
 
 
@@ -171,22 +175,48 @@ def ensure_database(path: Path) -> None:
         init_schema(con)
 
 
+def describe_write_error(path: Path, exc: BaseException) -> str:
+    """One line naming the file and the cause of a failed write (disk full, read-only)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        cause = exc.strerror
+    else:
+        lines = str(exc).strip().splitlines()
+        cause = lines[0] if lines else type(exc).__name__
+    return f"cannot write database {path}: {cause} (nothing of the failed batch was kept)"
+
+
 class _Partition(StatefulSinkPartition[list[Delta], None]):
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, sink: DuckDBSink) -> None:
+        self._sink = sink
 
     def write_batch(self, values: list[list[Delta]]) -> None:
-        write_deltas(self._path, [d for batch in values for d in batch])
+        sink = self._sink
+        if sink.failure is not None:
+            return  # the run has failed: what is still in flight is not written
+        try:
+            write_deltas(sink.path, [d for batch in values for d in batch])
+        except (duckdb.Error, OSError, DatabaseError) as exc:
+            # Not raised into Bytewax (that is a panic with a page of Rust
+            # backtrace): the source sees ``stop`` and ends the flow instead.
+            sink.failure = describe_write_error(sink.path, exc)
+            sink.stop.set()
 
     def snapshot(self) -> None:
         return None
 
 
 class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
-    """Single-partition sink writing micro-batches of deltas to a DuckDB file."""
+    """Single-partition sink writing micro-batches of deltas to a DuckDB file.
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    When a write fails (the transaction is rolled back, so the file stays
+    consistent) ``failure`` holds one line for the user, ``stop`` is set so that
+    a source watching it ends the run, and later batches are not written.
+    """
+
+    def __init__(self, path: Path, stop: threading.Event | None = None) -> None:
+        self.path = path
+        self.stop = stop or threading.Event()
+        self.failure: str | None = None
 
     def list_parts(self) -> list[str]:
         return ["duckdb"]
@@ -195,4 +225,4 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
-        return _Partition(self._path)
+        return _Partition(self)

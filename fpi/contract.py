@@ -12,9 +12,11 @@ Rules that need configuration (the currency rate table) or state (duplicates,
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -25,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .timeutil import TIME_MAX, TIME_MIN
+
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?$")
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -32,8 +36,18 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 Severity = Literal["low", "medium", "high", "critical"]
 CustomerTier = Literal["strategic", "key", "standard"]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")]
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Category = Annotated[str, Field(min_length=1, max_length=128)]
+"""Root cause: any non-empty string of at most 128 characters, kept as given (events.md)."""
+
+MAX_INT32 = 2**31 - 1
+"""Largest ``level`` / ``lines`` accepted: what the INTEGER columns hold."""
+MAX_ORDER_VALUE = 1e12
+"""Largest ``order_value`` accepted, in its own currency (and after conversion)."""
+MAX_SLA_TARGET_HOURS = 1e6
+"""Largest ``sla_target_hours`` accepted (about 114 years)."""
+
+Money = Annotated[float, Field(ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False)]
+Level = Annotated[int, Field(ge=1, le=MAX_INT32)]
 
 # RFC 3339 date-time: seconds required, "T" (or, as RFC 3339 allows, a space)
 # between date and time, offset "Z" or ±HH:MM. Pydantic alone also takes ISO
@@ -59,10 +73,29 @@ def _rfc3339(value: object) -> object:
     return value
 
 
+def _in_range(value: datetime) -> datetime:
+    """Keep times every reader can handle: [1970-01-01Z, 2200-01-01Z) in UTC.
+
+    Aware datetimes compare as instants without conversion, so a time whose UTC
+    form would leave Python's range (``9999-12-31T23:30:00-05:00``) is refused,
+    not an ``OverflowError``.
+    """
+    if not TIME_MIN <= value < TIME_MAX:
+        raise PydanticCustomError(
+            "time_range",
+            "{value} is outside the accepted range 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z",
+            {"value": value.isoformat()},
+        )
+    return value
+
+
 # Lax parsing after the check: only strings reach it (strict mode would refuse
 # a string handed on by a Python-side validator).
-Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339)]
-"""An RFC 3339 timestamp with a UTC offset (naive ones fail as ``timezone_aware``)."""
+Timestamp = Annotated[
+    AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339), AfterValidator(_in_range)
+]
+"""An RFC 3339 timestamp with a UTC offset (naive ones fail as ``timezone_aware``),
+from 1970 up to (not including) 2200 in UTC."""
 
 
 class Actor(BaseModel):
@@ -127,7 +160,9 @@ class ExceptionOpened(ExceptionEvent):
     currency: Currency
     carrier: str | None = None
     customer_id: str | None = None
-    sla_target_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    sla_target_hours: (
+        Annotated[float, Field(gt=0, le=MAX_SLA_TARGET_HOURS, allow_inf_nan=False)] | None
+    ) = None
     detected_by: str | None = None
 
 
@@ -145,7 +180,7 @@ class ExceptionTouched(ExceptionEvent):
 
 class ExceptionEscalated(ExceptionEvent):
     event_type: Literal["exception.escalated"]
-    level: Annotated[int, Field(ge=1)]
+    level: Level
     to_team: str | None = None
     reason: str | None = None
 
@@ -191,7 +226,7 @@ class OrderReleased(OrderEvent):
     promised_delivery_at: Timestamp
     carrier: str | None = None
     customer_id: str | None = None
-    lines: Annotated[int, Field(ge=1)] | None = None
+    lines: Level | None = None
 
 
 class OrderShipped(OrderEvent):
@@ -252,8 +287,10 @@ REJECT_REASONS: tuple[str, ...] = (
     "unknown_event_type",
     "unsupported_version",
     "naive_timestamp",
+    "future_timestamp",
     "unknown_currency",
     "duplicate_open",
+    "unreadable_file",
 )
 """Machine-readable reasons a line is rejected (events.md)."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import math
+import re
+import shutil
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +18,9 @@ import orjson
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from .csv_safe import safe_csv_frame
 from .timeutil import iso_z
 
 FORMATS = ("json", "csv", "table")
@@ -41,14 +45,33 @@ def to_json(df: pl.DataFrame) -> str:
 
 
 def to_csv(df: pl.DataFrame) -> str:
-    """CSV with a header; times ISO 8601 UTC; empty cells for nulls."""
+    """CSV with a header; times ISO 8601 UTC; empty cells for nulls.
+
+    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@`` ...) are prefixed with ``'`` (:mod:`fpi.csv_safe`); numbers stay numbers.
+    """
     times = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
-    out = df.with_columns(
+    out = safe_csv_frame(df).with_columns(
         [pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ") for c in times]
     )
     buf = io.StringIO()
     out.write_csv(buf)
     return buf.getvalue()
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: ANSI escape sequences and other control
+    characters (NUL, backspace, carriage return, C1 controls ...) are shown as
+    visible escapes (``\\x1b``, ``\\x00``) instead of acting on the screen."""
+
+    def esc(ch: str) -> str:
+        return ch.encode("unicode_escape").decode("ascii")
+
+    text = _ANSI.sub(lambda m: "".join(esc(c) if not c.isprintable() else c for c in m[0]), text)
+    return "".join(ch if ch.isprintable() else esc(ch) for ch in text)
 
 
 def _cell(value: Any) -> str:
@@ -59,31 +82,68 @@ def _cell(value: Any) -> str:
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return printable(str(value))
 
 
-def to_table(df: pl.DataFrame, title: str | None = None, width: int = 160) -> str:
-    """A terminal table. Many columns are shown transposed (one KPI per line)."""
-    console = Console(width=width, record=True, file=io.StringIO())
-    if df.width > 8 and df.height <= 6:
-        table = Table(title=title)
-        table.add_column("kpi")
-        first = df.columns[0]
-        label_cols = df.columns if df.schema[first] != pl.String else df.columns[1:]
-        headers = (
-            [str(v) for v in df[first]] if df.schema[first] == pl.String else ["value"] * df.height
-        )
-        for h in headers:
-            table.add_column(h, justify="right")
-        for col in label_cols:
-            table.add_row(col, *[_cell(v) for v in df[col]])
-    else:
+_PAD = 3  # a cell's border and padding in a rich table
+
+
+def _natural_width(columns: list[list[str]]) -> int:
+    return 1 + sum(max(len(c) for c in col) + _PAD for col in columns)
+
+
+def _terminal_width() -> int:
+    return max(60, shutil.get_terminal_size(fallback=(100, 24)).columns)
+
+
+def to_table(df: pl.DataFrame, title: str | None = None, width: int | None = None) -> str:
+    """A terminal table that fits ``width`` columns (default: the terminal's).
+
+    A frame whose rows fit is printed as it is. A wider one is turned around —
+    one KPI per line, one group per column — and split into as many tables as
+    it takes to show every group in full ("groups 1-3 of 12"): no cell is
+    cut. Text from the data is shown as text: no markup, no control characters.
+    """
+    width = width or _terminal_width()
+    cells = [[printable(c)] + [_cell(v) for v in df[c]] for c in df.columns]
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    if _natural_width(cells) <= width:
         table = Table(title=title)
         for col in df.columns:
-            table.add_column(col, justify="left" if df.schema[col] == pl.String else "right")
-        for row in df.iter_rows():
-            table.add_row(*[_cell(v) for v in row])
-    console.print(table)
+            table.add_column(
+                Text(printable(col)),
+                justify="left" if df.schema[col] == pl.String else "right",
+                overflow="fold",
+            )
+        for row in zip(*[c[1:] for c in cells], strict=True):
+            table.add_row(*[Text(v) for v in row])
+        console.print(table)
+        return console.export_text()
+    first = df.columns[0]
+    labelled = df.schema[first] == pl.String
+    headers = [c for c in cells[0][1:]] if labelled else [f"row {i + 1}" for i in range(df.height)]
+    fields = cells[1:] if labelled else cells
+    label_w = max(len(f[0]) for f in fields) + _PAD
+    col_ws = [max(len(h), *(len(f[i + 1]) for f in fields)) + _PAD for i, h in enumerate(headers)]
+    pages: list[list[int]] = [[]]
+    used = 1 + label_w
+    for i, w in enumerate(col_ws):
+        if pages[-1] and used + w > width:
+            pages.append([])
+            used = 1 + label_w
+        pages[-1].append(i)
+        used += w
+    for n, page in enumerate(pages):
+        caption = None
+        if len(pages) > 1:
+            caption = f"{first} {page[0] + 1}-{page[-1] + 1} of {len(headers)}"
+        table = Table(title=title if n == 0 else None, caption=caption)
+        table.add_column(Text(printable(first) if labelled else "kpi"), overflow="fold")
+        for i in page:
+            table.add_column(Text(headers[i]), justify="right", overflow="fold")
+        for f in fields:
+            table.add_row(Text(f[0]), *[Text(f[i + 1]) for i in page])
+        console.print(table)
     return console.export_text()
 
 

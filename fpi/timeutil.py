@@ -16,6 +16,11 @@ _US = timedelta(microseconds=1)
 US_PER_S = 1_000_000
 US_PER_H = 3_600_000_000
 
+TIME_MIN = EPOCH
+"""Earliest time fpi accepts (events.md): 1970-01-01T00:00:00Z."""
+TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+"""Times must be before 2200-01-01T00:00:00Z (events.md)."""
+
 Clock = Callable[[], datetime]
 """A source of the current time (aware UTC). Production passes ``system_clock``."""
 
@@ -52,17 +57,24 @@ def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 time given by a user (command line, dashboard URL).
 
     ``Z`` or an explicit offset is required; a bare date ``YYYY-MM-DD`` means
-    midnight UTC of that day. Raises ``ValueError`` with a readable message.
+    midnight UTC of that day. Times outside [``TIME_MIN``, ``TIME_MAX``) are
+    refused, as in the event contract. Raises ``ValueError`` with a readable message.
     """
     t = text.strip()
-    if _DATE_ONLY.match(t):
-        return datetime.fromisoformat(t).replace(tzinfo=UTC)
     try:
-        dt = datetime.fromisoformat(t.replace("z", "Z"))
+        if _DATE_ONLY.match(t):
+            dt = datetime.fromisoformat(t).replace(tzinfo=UTC)
+        else:
+            dt = datetime.fromisoformat(t.replace("z", "Z"))
     except ValueError:
         raise ValueError(
             f"not an RFC 3339 time: {text!r} (example: 2026-05-04T12:00:00Z)"
         ) from None
     if dt.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset (add Z or +hh:mm)")
+    if not TIME_MIN <= dt < TIME_MAX:  # compares instants, never overflows
+        raise ValueError(
+            f"time {text!r} is outside the supported range {iso_z(TIME_MIN)} "
+            f"up to {iso_z(TIME_MAX)}"
+        )
     return dt.astimezone(UTC)

@@ -10,6 +10,13 @@ version and do not exist as of T.
 All SQL is parameterised: dimension names come only from
 ``metrics.dimensions.DIMENSIONS``; times and filter values are bound.
 
+Exact arithmetic: the same database gives the same digits on every call,
+whatever order DuckDB's threads add rows in. Money is summed as
+``DECIMAL(18, 4)`` (each order's value rounded to 1/10,000 of the reporting
+currency first), SLA overrun as ``DECIMAL(18, 6)`` seconds, and the mean
+resolution time over integer microseconds; shares are sums of 0/1, and
+quantiles sort, so neither depends on the order of addition.
+
 Choices where kpis.md is silent (also in the README):
 
 * revenue at risk in a group or under filters applies the definition to that
@@ -57,6 +64,7 @@ x AS (
            v.active_seconds + CASE WHEN v.status = 'open'
                THEN (epoch_us($t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
            (epoch_us($t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
+           epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
 ),
@@ -83,7 +91,7 @@ SELECT grp,
     count(*) FILTER (status = 'cancelled' AND cancelled_at >= $from AND cancelled_at < $t)
         AS cancelled,
     avg(CASE WHEN active_s <= target_s THEN 1.0 ELSE 0.0 END) FILTER (is_res) AS sla_adherence,
-    avg(resolution_h) FILTER (is_res) AS mttr_hours,
+    avg(resolution_us) FILTER (is_res) / 3.6e9 AS mttr_hours,
     quantile_cont(resolution_h, 0.5) FILTER (is_res) AS p50_resolution_hours,
     quantile_cont(resolution_h, 0.9) FILTER (is_res) AS p90_resolution_hours,
     avg(manual_touches) FILTER (is_res) AS avg_manual_touches,
@@ -94,19 +102,20 @@ SELECT grp,
     avg(CASE WHEN reopen_count >= 1 THEN 1.0 ELSE 0.0 END) FILTER (is_res) AS reopen_rate,
     avg(CASE WHEN escalation_level >= 1 THEN 1.0 ELSE 0.0 END) FILTER (is_res)
         AS escalation_rate,
-    coalesce(sum(greatest(0.0, active_s - target_s)) FILTER (is_res OR is_open), 0.0) / 3600.0
-        AS sla_overrun_hours,
+    coalesce(sum(greatest(0.0, active_s - target_s)::DECIMAL(18, 6))
+             FILTER (is_res OR is_open), 0)::DOUBLE / 3600.0 AS sla_overrun_hours,
     count(*) FILTER (is_res OR is_open) AS bottleneck_exceptions,
     count(*) FILTER ((is_res OR is_open) AND is_breached) AS bottleneck_breached
 FROM xf GROUP BY grp
 """
 
 _REVENUE = """
-SELECT grp, sum(value) AS revenue_at_risk,
-       coalesce(sum(value) FILTER (any_breached), 0.0) AS breached_revenue_at_risk
+SELECT grp, sum(value)::DOUBLE AS revenue_at_risk,
+       coalesce(sum(value) FILTER (any_breached), 0)::DOUBLE AS breached_revenue_at_risk
 FROM (
     SELECT grp, order_id,
-           arg_max(order_value_reporting, [epoch_us(opened_at), opened_seq]) AS value,
+           arg_max(order_value_reporting, [epoch_us(opened_at), opened_seq])::DECIMAL(18, 4)
+               AS value,
            bool_or(is_breached) AS any_breached
     FROM xf WHERE is_open GROUP BY grp, order_id
 ) GROUP BY grp

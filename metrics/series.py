@@ -124,6 +124,7 @@ x AS (
            v.active_seconds + CASE WHEN v.status = 'open'
                THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
+           epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
 ),

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from flows.parse import Parsed, Rejected, parse_line
 from fpi.config import load_settings
+from fpi.timeutil import to_us
 from tests.streams import T0, ev, opened
 
 SETTINGS = load_settings()
+RECEIVED = to_us(T0 + timedelta(days=1))
 
 
 def parse(obj: dict | str) -> Parsed | Rejected | None:
     raw = obj if isinstance(obj, str) else json.dumps(obj)
-    return parse_line(raw.encode(), "src", 1, 1, SETTINGS)
+    return parse_line(raw.encode(), "src", 1, 1, SETTINGS, RECEIVED)
 
 
 def reason(obj: dict | str) -> str:
@@ -60,8 +63,22 @@ GOOD = ev("exception.touched", "X-1", T0, action="call")
         (opened("X", T0, tier="gold"), "schema"),
         (opened("X", T0, value=-1.0), "schema"),
         (opened("X", T0, value="100"), "schema"),
-        (opened("X", T0, category="Inventory Shortfall"), "schema"),
+        (opened("X", T0, category=""), "schema"),
+        (opened("X", T0, category="x" * 129), "schema"),
         (opened("X", T0, sla_target_hours=0), "schema"),
+        # numbers that do not fit what every reader and column can hold
+        (opened("X", T0, value=1.7e308), "schema"),
+        (opened("X", T0, value=1e12 + 1), "schema"),
+        (opened("X", T0, sla_target_hours=1e6 + 1), "schema"),
+        (ev("exception.escalated", "X", T0, level=2**31), "schema"),
+        (ev("exception.escalated", "X", T0, level=2**63), "schema"),
+        # times outside [1970, 2200) UTC, and a source clock gone wrong
+        (dict(GOOD, occurred_at="9999-12-31T23:30:00-05:00"), "schema"),
+        (dict(GOOD, occurred_at="9999-12-31T23:59:59Z"), "schema"),
+        (dict(GOOD, occurred_at="2200-01-01T00:00:00Z"), "schema"),
+        (dict(GOOD, occurred_at="1969-12-31T23:59:59Z"), "schema"),
+        (dict(GOOD, occurred_at="1970-01-01T00:30:00+01:00"), "schema"),
+        (dict(GOOD, occurred_at="2026-05-12T08:00:01Z"), "future_timestamp"),
         (ev("exception.escalated", "X", T0, level=0), "schema"),
         (ev("exception.escalated", "X", T0, level=1.5), "schema"),
         (ev("exception.paused", "X", T0), "schema"),
@@ -136,9 +153,47 @@ def test_order_value_is_converted_to_the_reporting_currency() -> None:
 
 
 def test_blank_lines_are_ignored() -> None:
-    assert parse_line(b"   \n", "s", 1, 1, SETTINGS) is None
+    assert parse_line(b"   \n", "s", 1, 1, SETTINGS, RECEIVED) is None
 
 
 def test_invalid_utf8_is_rejected_not_crashing() -> None:
-    r = parse_line(b'{"event_id": "\xff\xfe"}', "s", 1, 1, SETTINGS)
+    r = parse_line(b'{"event_id": "\xff\xfe"}', "s", 1, 1, SETTINGS, RECEIVED)
     assert isinstance(r, Rejected)
+
+
+@pytest.mark.parametrize("category", ["?", "___", "Inventory Shortfall", "x" * 128, "**b** <i>"])
+def test_any_category_up_to_128_characters_is_kept_as_given(category: str) -> None:
+    p = parse(opened("X", T0, category=category))
+    assert isinstance(p, Parsed)
+    assert p.event.category == category  # type: ignore[union-attr]
+
+
+def test_the_largest_accepted_values_are_accepted() -> None:
+    for obj in (
+        opened("X", T0, value=1e12, sla_target_hours=1e6),
+        ev("exception.escalated", "X", T0, level=2**31 - 1),
+        dict(GOOD, occurred_at="1970-01-01T00:00:00Z"),
+        dict(GOOD, occurred_at="2026-05-12T08:00:00Z"),  # exactly 7 days after receipt
+    ):
+        assert isinstance(parse(obj), Parsed), obj
+
+
+def test_a_converted_value_above_the_limit_is_rejected() -> None:
+    rates = dict(SETTINGS.rates, BIG=1e6)
+    big = SETTINGS.model_copy(update={"rates": rates})
+    raw = json.dumps(opened("X", T0, value=1e7, currency="BIG")).encode()
+    r = parse_line(raw, "s", 1, 1, big, RECEIVED)
+    assert isinstance(r, Rejected) and r.reason == "schema"
+    assert "order_value" in r.detail
+
+
+def test_future_timestamp_says_when_it_was_received() -> None:
+    r = parse(dict(GOOD, occurred_at="2030-01-01T00:00:00Z"))
+    assert isinstance(r, Rejected) and r.reason == "future_timestamp"
+    assert "2030-01-01T00:00:00Z" in r.detail and "2026-05-05T08:00:00Z" in r.detail
+
+
+def test_a_leading_bom_is_stripped() -> None:
+    p = parse_line(b"\xef\xbb\xbf" + json.dumps(GOOD).encode(), "s", 1, 1, SETTINGS, RECEIVED)
+    assert isinstance(p, Parsed)
+    assert not p.raw.startswith("\ufeff")

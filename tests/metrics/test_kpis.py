@@ -313,3 +313,45 @@ def test_sla_override_on_the_opened_event_beats_the_policy(tmp_path: Path) -> No
     assert (r["breached_open"], r["at_risk_open"]) == (1, 0)
     r = _row(db, day(4, 8))
     assert (r["breached_open"], r["at_risk_open"]) == (1, 1)  # P: 8 h >= 0.8 x 9 h
+
+
+# --- exact arithmetic: the same database prints the same digits ---------------------
+
+
+def test_sums_and_means_are_exact_whatever_the_order_of_addition(tmp_path: Path) -> None:
+    """Money, overrun and MTTR equal their exact values, so no thread order can move them."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    rng = random.Random(5)
+    events: list[dict] = []
+    values: list[float] = []
+    overrun_us = 0
+    res_us: list[int] = []
+    for i in range(3000):
+        at = day(4) + timedelta(seconds=i)
+        value = round(rng.uniform(0, 10_000), 2) + 0.1
+        events.append(opened(f"X-{i}", at, value=value, severity="critical", tier="strategic"))
+        if i % 2:  # open: at T each is 2 h past its 2 h target plus i us
+            values.append(value)
+        else:
+            res = timedelta(hours=1, microseconds=rng.randrange(10**9))
+            res_us.append(res // timedelta(microseconds=1))
+            events.append(ev("exception.resolved", f"X-{i}", at + res, resolution_code="ok"))
+    t = day(4) + timedelta(hours=4)
+    for i in range(1, 3000, 2):
+        open_us = (t - (day(4) + timedelta(seconds=i))) // timedelta(microseconds=1)
+        overrun_us += max(0, open_us - 2 * 3600 * 10**6)
+    db, _ = ingest_events(tmp_path, events)
+    with open_read(db) as con:
+        row = compute(con, window(con, t, day(1))).row(0, named=True)  # type: ignore[arg-type]
+    exact_money = sum(Decimal(repr(v)).quantize(Decimal("0.0001")) for v in values)
+    assert row["revenue_at_risk"] == float(exact_money)
+    assert row["sla_overrun_hours"] == float(Decimal(overrun_us) / 10**6) / 3600.0
+    assert row["mttr_hours"] == float(Fraction(sum(res_us), len(res_us))) / 3.6e9
+    rows = []
+    for threads in (1, 2, 4, 1, 4):
+        with open_read(db) as con:
+            con.execute(f"SET threads = {threads}")
+            rows.append(compute(con, window(con, t, day(1))).row(0, named=True))  # type: ignore[arg-type]
+    assert all(r == rows[0] for r in rows)
