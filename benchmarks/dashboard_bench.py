@@ -77,7 +77,7 @@ def instrumented(timer: Timer) -> Iterator[None]:
     import dashboard.charts as charts
     import dashboard.data as data
 
-    saved: list[tuple[object, str, object]] = []
+    saved: list[tuple[Any, str, object]] = []
     for module, bucket in ((data, "query"), (charts, "figure")):
         for name in dir(module):
             obj = getattr(module, name)
@@ -119,7 +119,7 @@ def run_page(db: Path, page: str, query: dict[str, str] | None = None) -> tuple[
 
 
 def counts(db: Path) -> dict[str, int]:
-    from fpi.db import fetch_row, open_read
+    from core.db import fetch_row, open_read
 
     with open_read(db) as con:
         row = fetch_row(
@@ -127,9 +127,8 @@ def counts(db: Path) -> dict[str, int]:
             "SELECT (SELECT count(*) FROM exception_events), (SELECT count(*) FROM order_events),"
             " (SELECT count(*) FROM exceptions), (SELECT count(*) FROM exception_versions)",
         )
-    return dict(
-        zip(("exception_events", "order_events", "exceptions", "versions"), row, strict=True)
-    )  # type: ignore[arg-type]
+    names = ("exception_events", "order_events", "exceptions", "versions")
+    return {n: int(str(v)) for n, v in zip(names, row, strict=True)}
 
 
 def bench(label: str, db: Path, repeat: int) -> list[dict[str, Any]]:
@@ -184,8 +183,8 @@ def bench(label: str, db: Path, repeat: int) -> list[dict[str, Any]]:
 
 
 def _top_carrier(db: Path) -> str | None:
-    from fpi.db import open_read
-    from metrics.drilldown import bottleneck_lists
+    from core.db import open_read
+    from metrics.bottlenecks import bottleneck_lists
     from metrics.query import window
 
     with open_read(db) as con:

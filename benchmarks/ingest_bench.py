@@ -77,7 +77,7 @@ def run_ingest(stream: Path, db: Path) -> tuple[float, int, str]:
 
 def kpi_latency(db: Path, runs: int = 5) -> tuple[float, float]:
     """Median seconds of `fpi kpis --format json` (process) and of the query alone."""
-    from fpi.db import open_read
+    from core.db import open_read
     from metrics.query import kpis
 
     process, query = [], []
@@ -96,9 +96,9 @@ def kpi_latency(db: Path, runs: int = 5) -> tuple[float, float]:
 
 def profile(stream: Path, db: Path) -> None:
     """cProfile one in-process ingest; print the top functions by own time."""
+    from core.config import load_settings
+    from core.timeutil import system_clock
     from flows.ingest import ingest
-    from fpi.config import load_settings
-    from fpi.timeutil import system_clock
 
     prof = cProfile.Profile()
     prof.enable()

@@ -6,8 +6,14 @@ resolves the window against the data clock, stores the shared
 ``st.navigation``. While the database changes (a live ``fpi ingest``), a small
 fragment checks the file every ``--refresh`` seconds and reruns the app when
 new data was written. The dashboard only reads: every query goes through
-``fpi.db.open_read`` (read-only, short-lived, retried while the writer holds
+``core.db.open_read`` (read-only, short-lived, retried while the writer holds
 the file).
+
+No traceback reaches a visitor: a failing page shows one friendly line
+(:func:`dashboard.ui.failure`) and the traceback goes to the server log; the
+launcher also sets ``client.showErrorDetails = none`` as a last line of
+defence. With an ``[auth]`` section in ``.streamlit/secrets.toml`` only a
+visitor logged in through that OIDC provider sees any data (``st.login``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.db import DatabaseError
+from core.timeutil import iso_z
 from dashboard import context, data, ui
 from dashboard.context import (
     PERIOD_LABELS,
@@ -25,12 +33,11 @@ from dashboard.context import (
     Context,
     Filters,
     data_stamp,
+    invalid_choice,
 )
-from fpi.db import DatabaseError
-from fpi.timeutil import iso_z
+from dashboard.text import md_literal
 from metrics.dimensions import DIMENSIONS
-from metrics.drilldown import FILTER_DIMENSIONS
-from metrics.query import Window
+from metrics.filter_values import FILTER_DIMENSIONS
 
 HERE = Path(__file__).parent
 
@@ -99,27 +106,76 @@ def _refresh(settings: AppSettings) -> None:
     st.fragment(watch, run_every=settings.refresh_seconds)()
 
 
+def _auth_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section (OIDC login)."""
+    try:
+        return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    except Exception:  # an unreadable secrets file: Streamlit logs it at start
+        ui.log.exception("cannot read the secrets file")
+        return False
+
+
+def _login_gate() -> None:
+    """With ``[auth]`` configured, stop here until the visitor has logged in."""
+    if not _auth_configured():
+        return
+    if st.user.get("is_logged_in"):
+        with st.sidebar:
+            st.button("Log out", on_click=st.logout, key="logout", icon=":material/logout:")
+        return
+    st.title("fpi · fulfillment exceptions")
+    st.info("Log in to see the dashboard.", icon=":material/lock:")
+    st.button("Log in", on_click=st.login, key="login", type="primary")
+    st.stop()
+
+
 def main() -> None:
-    """Build the context and run the chosen page (reads share one connection per run)."""
-    settings = context.app_settings()
-    with data.run_scope(str(settings.db)):
-        _run(settings)
+    """Build the context and run the chosen page (reads share one connection per run).
+
+    Anything unexpected becomes one friendly line on the page and a traceback in
+    the server log; Streamlit's own stop/rerun signals pass through.
+    """
+    ui.setup_logging()
+    try:
+        settings = context.app_settings()
+    except SystemExit:
+        ui.log.error("started without a database: pass --db or set FPI_DB")
+        st.error(
+            "**The dashboard was started without a database.** Start it with "
+            "`fpi dashboard --db DB`.",
+            icon=":material/error:",
+        )
+        return
+    except Exception:  # e.g. a refresh interval that is not a number
+        ui.failure("the dashboard")
+        return
+    try:
+        _login_gate()
+        with data.run_scope(str(settings.db)):
+            _run(settings)
+    except Exception:
+        ui.failure("the dashboard")
 
 
 def _run(settings: AppSettings) -> None:
+    url = context.url_snapshot()
     stamp = data_stamp(settings.db)
     st.session_state[RENDERED_STAMP_KEY] = stamp
     try:
         clock, values = data.clock_and_values(str(settings.db), stamp)
     except DatabaseError as exc:
-        st.error(f"**Cannot read the database.** {exc}", icon=":material/error:")
+        ui.log.error("cannot read the database: %s", exc)
+        st.error(f"**Cannot read the database.** {md_literal(exc)}", icon=":material/error:")
         st.stop()
-    filters = _sidebar(values)
-    win: Window | None = None
-    as_of = filters.as_of or clock
-    if as_of is not None:
-        win = Window(as_of, as_of - PERIODS[filters.period])
-    ctx = Context(settings, filters, stamp, win, clock, values)
+    notices: list[str] = []
+    bad_period = invalid_choice(url, "period", PERIOD_LABELS.values())
+    if bad_period is not None:
+        notices.append(
+            f"Period {md_literal(bad_period)} from the link is not one of the choices; "
+            f"showing {PERIOD_LABELS[context.DEFAULT_PERIOD]}."
+        )
+    win, filters = context.resolve_window(_sidebar(values), clock)
+    ctx = Context(settings, filters, stamp, win, clock, values, tuple(notices), url)
     context.store(ctx)
     with st.sidebar:
         if clock is not None:
@@ -165,7 +221,10 @@ def _run(settings: AppSettings) -> None:
     try:
         pages.run()
     except DatabaseError as exc:
-        st.error(f"**Cannot read the database.** {exc}", icon=":material/error:")
+        ui.log.error("cannot read the database: %s", exc)
+        st.error(f"**Cannot read the database.** {md_literal(exc)}", icon=":material/error:")
+    except Exception:
+        ui.failure("this page")
 
 
 main()

@@ -3,7 +3,10 @@
 No Streamlit and no database here: each function takes the polars frame the
 metric layer returned and gives back a ``plotly.graph_objects.Figure``, so the
 same figure can be tested, benchmarked or exported on its own. Labels come
-from the KPI catalog and the dimension registry.
+from the KPI catalog and the dimension registry. Values from the data (group
+names, actors, details) are passed through :func:`dashboard.text.plot_text`,
+so Plotly shows them as text and never as HTML (``<a href>``, ``<br>``);
+a title built from data must be escaped by the caller.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboard.text import plot_text, plot_texts
 from metrics.catalog import BY_NAME
 from metrics.dimensions import DIMENSIONS
 
@@ -168,7 +172,7 @@ def bottleneck_bars(ranked: pl.DataFrame, dim: str, top: int = 10) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=df["sla_overrun_hours"].to_list(),
-            y=[str(v) for v in df[dim].to_list()],
+            y=plot_texts(df[dim].to_list()),
             orientation="h",
             text=share,
             textposition="auto",
@@ -199,8 +203,8 @@ def heatmap(df: pl.DataFrame, rows: str, cols: str, metric: str) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=c_vals,
-            y=r_vals,
+            x=plot_texts(c_vals),
+            y=plot_texts(r_vals),
             colorscale="Reds" if not share else "RdYlGn",
             hoverongaps=False,
             text=text,
@@ -226,7 +230,7 @@ def _cell_text(v: float | int | None, share: bool) -> str:
 def pareto(df: pl.DataFrame, by: str, metric: str) -> go.Figure:
     """Pareto chart: bars of ``metric`` per group (largest first) and the cumulative share."""
     fig = go.Figure()
-    x = [str(v) for v in df[by].to_list()]
+    x = plot_texts(df[by].to_list())
     fig.add_trace(
         go.Bar(
             x=x,
@@ -273,7 +277,7 @@ def _hbars(
 ) -> go.Figure:
     """Horizontal bars of the count columns ``series`` ((column, color)) per group of ``dim``."""
     fig = go.Figure()
-    y = [str(v) for v in df[dim].to_list()]
+    y = plot_texts(df[dim].to_list())
     for name, color in series:
         fig.add_trace(
             go.Bar(
@@ -308,7 +312,7 @@ def sla_by_group(df: pl.DataFrame, dim: str, overall: float | None) -> go.Figure
     fig = go.Figure(
         go.Bar(
             x=df["sla_adherence"].to_list(),
-            y=[str(v) for v in df[dim].to_list()],
+            y=plot_texts(df[dim].to_list()),
             orientation="h",
             marker_color=ACCENT,
             customdata=df["resolved"].to_list(),
@@ -360,12 +364,12 @@ def exception_timeline(intervals: pl.DataFrame, events: pl.DataFrame, title: str
                             "color": colors.get(value, "#9467bd"),
                             "line": {"width": 1, "color": "white"},
                         },
-                        text=[value],
+                        text=[plot_text(value)],
                         textposition="inside",
                         insidetextanchor="middle",
                         showlegend=False,
                         hovertemplate=(
-                            f"{row}: {value}<br>"
+                            f"{row}: %{{text}}<br>"
                             f"{start:%Y-%m-%d %H:%M}Z → {end:%Y-%m-%d %H:%M}Z<extra></extra>"
                         ),
                     )
@@ -373,9 +377,12 @@ def exception_timeline(intervals: pl.DataFrame, events: pl.DataFrame, title: str
     if events.height:
         for kind in events["kind"].unique(maintain_order=True).to_list():
             sub = events.filter(pl.col("kind") == kind)
-            rows.append(kind)
+            row = plot_text(kind)
+            rows.append(row)
             hover = [
-                f"{k} by {a} ({ak})" + (f"<br>{d}" if d else "") + (f"<br>level {lv}" if lv else "")
+                f"{plot_text(k)} by {plot_text(a)} ({plot_text(ak)})"
+                + (f"<br>{plot_text(d)}" if d else "")
+                + (f"<br>level {lv}" if lv else "")
                 for k, a, ak, d, lv in sub.select(
                     "kind", "actor_id", "actor_kind", "detail", "escalation_level"
                 ).iter_rows()
@@ -383,9 +390,9 @@ def exception_timeline(intervals: pl.DataFrame, events: pl.DataFrame, title: str
             fig.add_trace(
                 go.Scatter(
                     x=sub["applied_at"].to_list(),
-                    y=[kind] * sub.height,
+                    y=[row] * sub.height,
                     mode="markers",
-                    name=kind,
+                    name=row,
                     marker={
                         "size": 13,
                         "symbol": EVENT_SYMBOLS.get(kind, "circle"),
@@ -426,7 +433,7 @@ def count_bars(df: pl.DataFrame, by: str, value: str, title: str, color: str = A
     fig = go.Figure(
         go.Bar(
             x=df[value].to_list(),
-            y=[str(v) for v in df[by].to_list()],
+            y=plot_texts(df[by].to_list()),
             orientation="h",
             marker_color=color,
             text=[f"{v:,}" for v in df[value].to_list()],

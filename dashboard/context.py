@@ -14,6 +14,12 @@ and stores a :class:`Context` in the session; pages read it with
 * ``site``, ``lane``, ``carrier``, ``category`` (root cause), ``severity``,
   ``customer_tier`` — keep only those groups (values of one dimension are
   ORed, dimensions ANDed; metrics.dimensions).
+
+Every value from the URL or the data that reaches a Markdown element goes
+through :func:`dashboard.text.md_literal` (see :meth:`Filters.describe_md`).
+A link with a value the dashboard cannot use (an as-of outside
+[:data:`EARLIEST_AS_OF`, :data:`LATEST_AS_OF`), an unknown period) is
+explained on the page and ignored, never an exception.
 """
 
 from __future__ import annotations
@@ -21,19 +27,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import streamlit as st
 
-from fpi.timeutil import iso_z, parse_time
+from core.timeutil import iso_z, parse_time
+from dashboard.text import md_join, md_literal
 from metrics.dimensions import DIMENSIONS
-from metrics.drilldown import FILTER_DIMENSIONS
+from metrics.filter_values import FILTER_DIMENSIONS
 from metrics.query import Window
 
 DB_ENV = "FPI_DB"
 REFRESH_ENV = "FPI_REFRESH_SECONDS"
+CONFIG_ENV = "FPI_CONFIG"
 DEFAULT_REFRESH_SECONDS = 30.0
 
 PERIODS: dict[str, timedelta] = {
@@ -54,30 +63,43 @@ PERIOD_LABELS = {
 }
 DEFAULT_PERIOD = "7d"
 
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+"""Earliest as-of time accepted from the URL (the event contract's first instant)."""
+LATEST_AS_OF = datetime(2200, 1, 1, tzinfo=UTC)
+"""As-of times must be before this (the event contract's limit); windows and the
+period before them stay far inside Python's datetime range."""
+
 _CTX_KEY = "_fpi_context"
 RENDERED_STAMP_KEY = "_fpi_rendered_stamp"
 
 
 @dataclass(frozen=True, slots=True)
 class AppSettings:
-    """How the app was started: the database file and the refresh interval (0 = off)."""
+    """How the app was started: the database file, the refresh interval (0 = off) and
+    the settings file (``fpi --config``; None = the built-in defaults)."""
 
     db: Path
     refresh_seconds: float
+    config: Path | None = None
 
 
 def app_settings(argv: list[str] | None = None) -> AppSettings:
-    """Read ``--db``/``--refresh`` given after ``--`` to ``streamlit run dashboard/app.py``,
-    else ``FPI_DB`` and ``FPI_REFRESH_SECONDS``.
+    """Read ``--db``/``--refresh``/``--config`` given after ``--`` to
+    ``streamlit run dashboard/app.py``, else ``FPI_DB``, ``FPI_REFRESH_SECONDS``
+    and ``FPI_CONFIG``.
 
     Without ``argv`` the process arguments are read only when they are the app's
     own (``sys.argv[0]`` is ``app.py``), never those of a host such as pytest.
+    An empty ``--config``/``FPI_CONFIG`` means no settings file. Raises
+    ``SystemExit`` without a database and ``ValueError`` for a refresh interval
+    that is not a number.
     """
     if argv is None:
         argv = sys.argv[1:] if Path(sys.argv[0]).name == "app.py" else []
     ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     ap.add_argument("--db")
     ap.add_argument("--refresh", type=float)
+    ap.add_argument("--config")
     args, _ = ap.parse_known_args(argv)
     db = args.db or os.environ.get(DB_ENV)
     if not db:
@@ -85,7 +107,8 @@ def app_settings(argv: list[str] | None = None) -> AppSettings:
     refresh = args.refresh
     if refresh is None:
         refresh = float(os.environ.get(REFRESH_ENV, DEFAULT_REFRESH_SECONDS))
-    return AppSettings(Path(db), max(0.0, refresh))
+    config = args.config if args.config is not None else os.environ.get(CONFIG_ENV)
+    return AppSettings(Path(db), max(0.0, refresh), Path(config) if config else None)
 
 
 def data_stamp(db: Path) -> str:
@@ -116,12 +139,20 @@ class Filters:
         return {d: list(vs) for d, vs in self.where}
 
     def describe(self) -> str:
-        """One line for captions: ``carrier = ACME · site = DC-ATL or DC-DAL``."""
+        """One plain-text line: ``carrier = ACME · site = DC-ATL or DC-DAL``
+        (not for Markdown elements: see :meth:`describe_md`)."""
         if not self.where:
             return "all exceptions"
         return " · ".join(
             f"{DIMENSIONS[d].label.lower()} = {' or '.join(vs)}" for d, vs in self.where
         )
+
+    def describe_md(self) -> str:
+        """:meth:`describe` for captions and messages (Markdown): every value is a code
+        span, so ``[x](https://evil.example)`` in the URL is shown, not linked."""
+        if not self.where:
+            return "all exceptions"
+        return " · ".join(f"{DIMENSIONS[d].label.lower()} = {md_join(vs)}" for d, vs in self.where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +166,20 @@ class Context:
     win: Window | None
     data_clock: datetime | None
     values: dict[str, list[str]] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+    """Markdown messages about parts of the link that were ignored (shown by the page)."""
+    url: Mapping[str, list[str]] = field(default_factory=dict)
+    """The query string as the run started (before widgets drop invalid values)."""
 
     @property
     def db(self) -> str:
         """The database path as a string (cache key)."""
         return str(self.settings.db)
+
+    @property
+    def config(self) -> str | None:
+        """The settings file as a string (cache key), None for the built-in defaults."""
+        return None if self.settings.config is None else str(self.settings.config)
 
     @property
     def where(self) -> dict[str, list[str]]:
@@ -153,18 +193,73 @@ class Context:
 
 
 def parse_filters(as_of_text: str, period: str, selected: dict[str, list[str]]) -> Filters:
-    """Validate the sidebar's raw values (an invalid as-of is reported, then ignored)."""
+    """Validate the sidebar's raw values (an invalid as-of is reported, then ignored).
+
+    The as-of must parse (``core.timeutil.parse_time``) and lie in
+    [:data:`EARLIEST_AS_OF`, :data:`LATEST_AS_OF`): ``0001-01-01T00:00:00Z``
+    or year 10000 give ``as_of_error`` (plain text; it may quote the input, so
+    render it with ``md_literal``) and ``as_of`` None. An unknown period is
+    replaced by the default (the page explains it, see :func:`invalid_choice`).
+    """
     as_of: datetime | None = None
     error: str | None = None
     if as_of_text.strip():
         try:
             as_of = parse_time(as_of_text)
         except ValueError as exc:
-            error = str(exc)
+            error = str(exc) or f"not a time: {as_of_text.strip()!r}"
+        except OverflowError:  # an offset that moves it out of Python's datetime range
+            error = f"time {as_of_text.strip()!r} is out of range"
+        else:
+            if not EARLIEST_AS_OF <= as_of < LATEST_AS_OF:
+                error = (
+                    f"{iso_z(as_of)} is outside the supported range "
+                    f"{iso_z(EARLIEST_AS_OF)} up to {iso_z(LATEST_AS_OF)}"
+                )
+                as_of = None
     if period not in PERIODS:
         period = DEFAULT_PERIOD
     where = tuple((d, tuple(sorted(selected[d]))) for d in FILTER_DIMENSIONS if selected.get(d))
     return Filters(as_of, period, where, error)
+
+
+def resolve_window(filters: Filters, clock: datetime | None) -> tuple[Window | None, Filters]:
+    """The window of ``filters``: as of their as-of, else of the data ``clock``
+    (None while there is no data), over their period.
+
+    An as-of whose period would start before the earliest date Python holds
+    (possible only if :func:`parse_filters` was bypassed) becomes an as-of error
+    and the data clock is used instead; the returned filters say so.
+    """
+    as_of = filters.as_of or clock
+    if as_of is None:
+        return None, filters
+    try:
+        return Window(as_of, as_of - PERIODS[filters.period]), filters
+    except OverflowError:
+        if filters.as_of is None:
+            raise
+        bad = replace(filters, as_of=None, as_of_error=f"{iso_z(as_of)} is too early")
+        return resolve_window(bad, clock)
+
+
+def url_snapshot() -> dict[str, list[str]]:
+    """Every query parameter of this run with all its values.
+
+    Taken before any widget is drawn: a bound widget silently drops a URL value
+    that is not one of its options, and this copy lets the page say so.
+    """
+    return {k: st.query_params.get_all(k) for k in st.query_params}
+
+
+def invalid_choice(url: Mapping[str, list[str]], key: str, labels: Iterable[str]) -> str | None:
+    """The first value the link gives ``key`` that is not one of ``labels`` (a widget's
+    shown options), or None when ``key`` is absent, empty or every value is valid."""
+    allowed = set(labels)
+    for value in url.get(key, []):
+        if value != "" and value not in allowed:
+            return value
+    return None
 
 
 def store(ctx: Context) -> None:
@@ -181,11 +276,17 @@ def current() -> Context:
 
 
 def window_caption(ctx: Context) -> str:
-    """``as of 2026-05-06T23:59:00Z (latest data) · flows over the last 7 days · all``."""
+    """``as of 2026-05-06T23:59:00Z (latest data) · flows over the last 7 days · all``
+    (Markdown; filter values are code spans)."""
     if ctx.win is None:
         return "no data yet"
     live = " (latest data)" if ctx.filters.as_of is None else ""
     return (
         f"as of **{iso_z(ctx.win.as_of)}**{live} · flows over "
-        f"{PERIOD_LABELS[ctx.filters.period]} · {ctx.filters.describe()}"
+        f"{PERIOD_LABELS[ctx.filters.period]} · {ctx.filters.describe_md()}"
     )
+
+
+def as_of_notice(error: str) -> str:
+    """The Markdown warning for an as-of that was ignored (the error may quote input)."""
+    return f"As-of ignored: {md_literal(error)}. Showing the latest data."

@@ -1,6 +1,6 @@
 """Cached reads of the metric layer for the dashboard.
 
-Every read goes through ``fpi.db.open_read`` (read-only; retries while the
+Every read goes through ``core.db.open_read`` (read-only; retries while the
 ingest writer holds the file, so a reader never sees a lock error). Within one
 script run the cache misses share one connection (:func:`run_scope`, opened
 on the first miss, closed when the run ends — never kept across reruns, so the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +27,11 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from fpi.config import load_settings
-from fpi.db import open_read
-from metrics import drilldown, series
-from metrics.query import Window, data_clock, quality, rejected_by_reason
+from core.config import load_settings
+from core.db import open_read
+from metrics import bottlenecks, breakdowns, filter_values, quality, series, timeline
+from metrics import queue as open_items
+from metrics.query import Window, data_clock
 
 Where = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -74,12 +76,15 @@ def run_scope(db: str) -> Iterator[None]:
 
 
 @contextmanager
-def _read(db: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def reader(db: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to ``db``: the run scope's when one is open for ``db``
+    (left open for the next read), else a connection of its own, closed on exit
+    (outside a script run, a scope for another database, or another thread)."""
     scope: _Scope | None = getattr(_local, "scope", None)
     if scope is not None and scope.db == db:
         yield scope.connection()
     else:
-        with _read(db) as con:
+        with open_read(db) as con:
             yield con
 
 
@@ -88,38 +93,43 @@ def _w(where: Where) -> dict[str, list[str]]:
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def reporting_currency() -> str:
-    """The reporting currency of the configured settings (``FPI_CONFIG`` or default)."""
-    return load_settings(None).reporting_currency
+def reporting_currency(config: str | None) -> str:
+    """The reporting currency of the settings file ``config`` (``fpi --config``,
+    :attr:`dashboard.context.AppSettings.config`; None: the built-in defaults).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` for a missing or invalid
+    file, as ``core.config.load_settings`` does.
+    """
+    return load_settings(config).reporting_currency
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def clock_and_values(db: str, stamp: str) -> tuple[datetime | None, dict[str, list[str]]]:
     """The data clock (None: no accepted event yet) and the values of each filter dimension."""
-    with _read(db) as con:
-        return data_clock(con), drilldown.dimension_values(con)
+    with reader(db) as con:
+        return data_clock(con), filter_values.dimension_values(con)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def matching(db: str, stamp: str, as_of: datetime, where: Where) -> int:
     """Exceptions existing at ``as_of`` that match the filters."""
-    with _read(db) as con:
-        return drilldown.matching_exceptions(con, as_of, _w(where))
+    with reader(db) as con:
+        return open_items.matching_exceptions(con, as_of, _w(where))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def totals(db: str, stamp: str, win: Window, where: Where) -> dict[str, Any]:
     """The exception KPIs of ``win`` over every matching exception (one row as a dict)."""
-    with _read(db) as con:
-        long = drilldown.group_kpis(con, win, [], where=_w(where))
+    with reader(db) as con:
+        long = breakdowns.group_kpis(con, win, [], where=_w(where))
     return long.drop("dimension", "group").to_dicts()[0]
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def order_totals(db: str, stamp: str, win: Window, where: Where) -> dict[str, float | None]:
     """The order KPIs of ``win`` (OTIF, on time, in full, exception rate)."""
-    with _read(db) as con:
-        return drilldown.order_kpis(con, win, where=_w(where))
+    with reader(db) as con:
+        return breakdowns.order_kpis(con, win, where=_w(where))
 
 
 def previous(win: Window) -> Window:
@@ -130,29 +140,29 @@ def previous(win: Window) -> Window:
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def trend(db: str, stamp: str, win: Window, grain: str, where: Where) -> pl.DataFrame:
     """``metrics.series.trend`` over the window at ``grain``."""
-    with _read(db) as con:
+    with reader(db) as con:
         return series.trend(con, win.as_of, win.start, grain, where=_w(where))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def group_kpis(db: str, stamp: str, win: Window, where: Where) -> pl.DataFrame:
-    """``metrics.drilldown.group_kpis`` by lane, site, carrier and root cause (one pass)."""
-    with _read(db) as con:
-        return drilldown.group_kpis(con, win, drilldown.BOTTLENECK_DIMENSIONS, where=_w(where))
+    """``metrics.breakdowns.group_kpis`` by lane, site, carrier and root cause (one pass)."""
+    with reader(db) as con:
+        return breakdowns.group_kpis(con, win, bottlenecks.BOTTLENECK_DIMENSIONS, where=_w(where))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def heatmap(db: str, stamp: str, win: Window, rows: str, cols: str, where: Where) -> pl.DataFrame:
-    """``metrics.drilldown.heatmap`` of two dimensions."""
-    with _read(db) as con:
-        return drilldown.heatmap(con, win, rows, cols, where=_w(where))
+    """``metrics.breakdowns.heatmap`` of two dimensions."""
+    with reader(db) as con:
+        return breakdowns.heatmap(con, win, rows, cols, where=_w(where))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def breakdown(db: str, stamp: str, win: Window, by: str, where: Where) -> pl.DataFrame:
     """The exception KPIs per group of ``by`` (column named ``by``), groups with exceptions."""
-    with _read(db) as con:
-        long = drilldown.group_kpis(con, win, [by], where=_w(where))
+    with reader(db) as con:
+        long = breakdowns.group_kpis(con, win, [by], where=_w(where))
     return long.filter(pl.col("dimension") == by).drop("dimension").rename({"group": by})
 
 
@@ -161,9 +171,9 @@ def queue(
     db: str, stamp: str, as_of: datetime, where: Where, sort: str, limit: int
 ) -> tuple[pl.DataFrame, int]:
     """The open-exception queue (``limit`` rows) and how many are open in all."""
-    with _read(db) as con:
-        rows = drilldown.open_queue(con, as_of, where=_w(where), sort=sort, limit=limit)
-        total = drilldown.open_count(con, as_of, where=_w(where))
+    with reader(db) as con:
+        rows = open_items.open_queue(con, as_of, where=_w(where), sort=sort, limit=limit)
+        total = open_items.open_count(con, as_of, where=_w(where))
     return rows, total
 
 
@@ -172,25 +182,38 @@ def exception_detail(
     db: str, stamp: str, exception_id: str, as_of: datetime
 ) -> tuple[dict[str, object] | None, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One exception as of ``as_of``: state, events, state intervals, held events."""
-    with _read(db) as con:
+    with reader(db) as con:
         return (
-            drilldown.exception_state(con, exception_id, as_of),
-            drilldown.timeline(con, exception_id, as_of),
-            drilldown.status_intervals(con, exception_id, as_of),
-            drilldown.pending_for(con, exception_id),
+            open_items.exception_state(con, exception_id, as_of),
+            timeline.timeline(con, exception_id, as_of),
+            timeline.status_intervals(con, exception_id, as_of),
+            timeline.pending_for(con, exception_id),
         )
 
 
+@dataclass(frozen=True, slots=True)
+class QualityView:
+    """What the Data quality page shows (``metrics.quality``)."""
+
+    totals: dict[str, int]
+    rejected: pl.DataFrame
+    samples: pl.DataFrame
+    accepted: pl.DataFrame
+    pending: pl.DataFrame
+    pending_sample: pl.DataFrame
+    duplicates: pl.DataFrame
+
+
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def data_quality(db: str, stamp: str) -> dict[str, object]:
+def data_quality(db: str, stamp: str) -> QualityView:
     """Totals, rejected by reason with samples, accepted by type, pending, duplicates."""
-    with _read(db) as con:
-        return {
-            "totals": quality(con),
-            "rejected": rejected_by_reason(con),
-            "samples": drilldown.rejected_samples(con, per_reason=10),
-            "accepted": drilldown.accepted_by_type(con),
-            "pending": drilldown.pending_summary(con),
-            "pending_sample": drilldown.pending_sample(con, limit=50),
-            "duplicates": drilldown.duplicate_sample(con, limit=50),
-        }
+    with reader(db) as con:
+        return QualityView(
+            totals=quality.quality(con),
+            rejected=quality.rejected_by_reason(con),
+            samples=quality.rejected_samples(con, per_reason=10),
+            accepted=quality.accepted_by_type(con),
+            pending=quality.pending_summary(con),
+            pending_sample=quality.pending_sample(con, limit=50),
+            duplicates=quality.duplicate_sample(con, limit=50),
+        )

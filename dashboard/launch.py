@@ -1,9 +1,15 @@
 """``fpi dashboard``: run the Streamlit app as a child process.
 
-The database path and the refresh interval reach the app both as script
-arguments (after ``--``) and as environment variables (``FPI_DB``,
-``FPI_REFRESH_SECONDS``). SIGTERM/SIGINT given to ``fpi dashboard`` are passed
-on to Streamlit, and its exit code is returned.
+The database path, the refresh interval and the settings file reach the app
+both as script arguments (after ``--``) and as environment variables
+(``FPI_DB``, ``FPI_REFRESH_SECONDS``, ``FPI_CONFIG``). SIGTERM/SIGINT given to
+``fpi dashboard`` are passed on to Streamlit, and its exit code is returned.
+
+The server listens on ``127.0.0.1`` unless another ``address`` is given (the
+dashboard has no login of its own: see the README to put it behind one), and
+``client.showErrorDetails`` is ``none``, so even an error the app did not catch
+shows no traceback, exception type or message in the browser (they go to the
+server's stderr).
 """
 
 from __future__ import annotations
@@ -15,20 +21,40 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from .context import DB_ENV, REFRESH_ENV
+from .context import CONFIG_ENV, DB_ENV, REFRESH_ENV
 
 APP = Path(__file__).with_name("app.py")
+DEFAULT_ADDRESS = "127.0.0.1"
+"""Listen on the loopback interface only: reachable from this machine (or through a
+reverse proxy on it), not from the network."""
 
 
-def command(db: Path, port: int, headless: bool, refresh_seconds: float) -> list[str]:
-    """The ``streamlit run`` command line for ``db``."""
+def command(
+    db: Path,
+    port: int,
+    headless: bool,
+    refresh_seconds: float,
+    address: str = DEFAULT_ADDRESS,
+    config: Path | None = None,
+) -> list[str]:
+    """The ``streamlit run`` command line for ``db``, listening on ``address:port``.
+
+    ``config`` (a settings file) is passed to the app as ``--config``; without
+    it the app uses the built-in settings.
+    """
+    app_args = ["--db", str(db), "--refresh", str(refresh_seconds)]
+    if config is not None:
+        app_args += ["--config", str(config)]
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(APP),
+        "--server.address",
+        address,
         "--server.port",
         str(port),
         "--server.headless",
@@ -41,31 +67,44 @@ def command(db: Path, port: int, headless: bool, refresh_seconds: float) -> list
         "false",
         "--client.toolbarMode",
         "minimal",
+        "--client.showErrorDetails",
+        "none",
         "--theme.base",
         "light",
         "--",
-        "--db",
-        str(db),
-        "--refresh",
-        str(refresh_seconds),
+        *app_args,
     ]
 
 
 def launch(
-    db: Path, port: int = 8501, headless: bool = False, refresh_seconds: float = 30.0
+    db: Path,
+    port: int = 8501,
+    headless: bool = False,
+    refresh_seconds: float = 30.0,
+    address: str = DEFAULT_ADDRESS,
+    config: Path | None = None,
 ) -> int:
-    """Start the dashboard on ``port`` for database ``db``; return Streamlit's exit code."""
+    """Start the dashboard on ``address:port`` for database ``db``; return Streamlit's
+    exit code. ``config`` is the settings file of ``fpi --config`` (None: defaults;
+    an ``FPI_CONFIG`` of this process is then not passed on)."""
     db = Path(db).resolve()
+    cfg = None if config is None else Path(config).resolve()
     env = dict(os.environ)
     env[DB_ENV] = str(db)
     env[REFRESH_ENV] = str(refresh_seconds)
-    proc = subprocess.Popen(command(db, port, headless, refresh_seconds), env=env)
+    if cfg is None:
+        env.pop(CONFIG_ENV, None)
+    else:
+        env[CONFIG_ENV] = str(cfg)
+    proc = subprocess.Popen(
+        command(db, port, headless, refresh_seconds, address=address, config=cfg), env=env
+    )
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if proc.poll() is None:
             proc.send_signal(signum)
 
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, forward)
@@ -78,4 +117,4 @@ def launch(
                 forward(signal.SIGINT, None)
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)

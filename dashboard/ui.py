@@ -6,26 +6,71 @@
 * :func:`chart` — a Plotly figure with the numbers behind it downloadable as CSV;
 * :func:`tiles` — KPI tiles with period-over-period deltas;
 * :func:`set_filter` / :func:`clear_filters` — change the global filters
-  (session state of the sidebar widgets, hence the URL).
+  (session state of the sidebar widgets, hence the URL);
+* :func:`ignored_choice` — explain a link value a page control cannot use;
+* :func:`failure` — the one-line message a visitor sees when drawing fails
+  (the traceback goes to the server log, logger ``fpi.dashboard``).
+
+CSV downloads are neutralised against formula injection
+(:func:`core.safe_text.safe_csv_frame`); values in Markdown go through
+:func:`dashboard.text.md_literal`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+import secrets
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from fpi.output import to_csv
+from core.safe_text import safe_csv_frame, to_csv
 from metrics.catalog import BY_NAME
-from metrics.drilldown import FILTER_DIMENSIONS
+from metrics.filter_values import FILTER_DIMENSIONS
 
 from . import data
-from .context import Context, current, window_caption
+from .context import Context, as_of_notice, current, invalid_choice, window_caption
+from .text import md_literal, unplot_text
+
+log = logging.getLogger("fpi.dashboard")
+"""Where the dashboard writes what went wrong (tracebacks never reach the page)."""
+
+
+def setup_logging() -> None:
+    """Send :data:`log` to stderr (the server's log) unless logging is configured.
+
+    Idempotent; a host that configured the root logger (pytest, an operator's
+    ``logging.config``) keeps its own handlers.
+    """
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def failure(what: str = "this page") -> str:
+    """Show a friendly one-line error for the exception being handled; log its traceback.
+
+    Call it in an ``except`` block. ``what`` is fixed text of the caller (never
+    user input). The message and the log line share a short reference, so an
+    operator finds the traceback a visitor reports; it is returned.
+    """
+    ref = secrets.token_hex(4)
+    log.exception("error %s while drawing %s", ref, what)
+    st.error(
+        f"**Something went wrong while drawing {what}.** The details are in the server "
+        f"log (reference {md_literal(ref)}). Try another filter or reload the page.",
+        icon=":material/error:",
+    )
+    return ref
 
 
 def fmt(name: str, value: Any, currency: str = "USD") -> str:
@@ -116,11 +161,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "data"
 
 
+def csv_bytes(df: pl.DataFrame) -> bytes:
+    """``df`` as UTF-8 CSV (times ISO 8601 UTC) with text cells that would start a
+    spreadsheet formula (``=``, ``+``, ``-``, ``@`` …) prefixed with ``'``; numbers,
+    negative ones included, are written as numbers."""
+    return to_csv(safe_csv_frame(df)).encode("utf-8")
+
+
 def download(df: pl.DataFrame, name: str, key: str, label: str = "CSV") -> None:
-    """A download button with ``df`` as CSV (times ISO 8601 UTC)."""
+    """A download button with ``df`` as CSV (:func:`csv_bytes`)."""
     st.download_button(
         label,
-        data=to_csv(df).encode("utf-8"),
+        data=csv_bytes(df),
         file_name=f"fpi-{_slug(name)}.csv",
         mime="text/csv",
         key=f"dl-{key}",
@@ -160,6 +212,16 @@ def empty(message: str) -> None:
     st.info(message, icon=":material/info:")
 
 
+def selected_label(state: Any, axis: str) -> str | None:
+    """The ``axis`` value of the first point selected on a chart (its session state,
+    ``st.session_state[key]``) as the data holds it (labels are escaped for Plotly);
+    None when nothing is selected."""
+    points = ((state or {}).get("selection") or {}).get("points") or []
+    if not points or points[0].get(axis) is None:
+        return None
+    return unplot_text(str(points[0][axis]))
+
+
 def set_filter(dim: str, value: str) -> None:
     """Narrow the whole dashboard to one group (sets the sidebar filter, so the URL)."""
     st.session_state[dim] = [value]
@@ -169,6 +231,19 @@ def clear_filters() -> None:
     """Remove every dimension filter (time filters stay)."""
     for d in FILTER_DIMENSIONS:
         st.session_state[d] = []
+
+
+def ignored_choice(ctx: Context, key: str, labels: Iterable[str], what: str) -> None:
+    """Before a control bound to the URL parameter ``key``: when the link gave it a
+    value that is not one of ``labels`` (the control's shown options), say that it
+    was ignored. Streamlit drops such a value silently; this is shown on the run
+    that received the link. ``what`` is the control's name (fixed text)."""
+    bad = invalid_choice(ctx.url, key, labels)
+    if bad is not None:
+        st.warning(
+            f"{what} {md_literal(bad)} from the link is not one of the choices; it was ignored.",
+            icon=":material/link_off:",
+        )
 
 
 def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True) -> Context:
@@ -181,12 +256,14 @@ def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True)
     ctx = current()
     st.title(title)
     if ctx.filters.as_of_error:
-        st.warning(f"As-of ignored: {ctx.filters.as_of_error}. Showing the latest data.")
+        st.warning(as_of_notice(ctx.filters.as_of_error), icon=":material/link_off:")
+    for notice in ctx.notices:
+        st.warning(notice, icon=":material/link_off:")
     if ctx.win is None:
         if needs_data:
             empty(
                 "**No data yet.** The database holds no accepted exception event, so there is "
-                f"nothing to show. Feed it with `fpi ingest PATH --db {ctx.db}`; this page "
+                f"nothing to show. Feed it with {ingest_hint(ctx)}; this page "
                 "refreshes on its own while data arrives."
             )
             st.stop()
@@ -196,7 +273,7 @@ def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True)
         n = data.matching(ctx.db, ctx.stamp, ctx.win.as_of, ctx.where_key)
         if n == 0:
             st.warning(
-                f"**No exception matches the filters** ({ctx.filters.describe()}) as of "
+                f"**No exception matches the filters** ({ctx.filters.describe_md()}) as of "
                 f"{ctx.win.as_of:%Y-%m-%d %H:%M}Z. Remove a filter in the sidebar or move "
                 "the as-of time.",
                 icon=":material/filter_alt_off:",
@@ -204,3 +281,8 @@ def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True)
             st.button("Clear filters", on_click=clear_filters, key="clear-empty")
             st.stop()
     return ctx
+
+
+def ingest_hint(ctx: Context) -> str:
+    """The ``fpi ingest`` command for this database, as a Markdown code span."""
+    return md_literal(f"fpi ingest PATH --db {ctx.db}", max_chars=1000)

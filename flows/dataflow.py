@@ -21,16 +21,14 @@ transaction (at most ``flush_every`` after its first delta: 1 s by default,
 
 Production: ``fpi ingest`` (files) passes :class:`flows.sources.JsonLinesSource`
 and :class:`flows.sink.DuckDBSink`; tests pass ``TestingSource`` and
-``TestingSink``. ``python -m bytewax.run "flows.dataflow:get_flow()"`` runs it
+``TestingSink``. ``python -m bytewax.run "flows.ingest:get_flow()"`` runs it
 from the environment (``FPI_INPUT``, ``FPI_DB``).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -38,26 +36,16 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
-from fpi.config import Settings, load_settings
-from fpi.contract import ORDER_EVENT_TYPES
-from fpi.timeutil import Clock, system_clock, to_us
+from core.config import Settings
+from core.contract import ORDER_EVENT_TYPES
+from core.timeutil import Clock, system_clock, to_us
 
 from .dedupe import Deduper
 from .exception_state import ExceptionShard
 from .parse import Parsed, Rejected, parse_line
+from .prior import PriorState
 from .records import Delta, event_row, order_event_row, rejected_row, shard_of
 from .sources import FILE_FAULT_OFFSET, Chunk
-
-DEFAULT_SHARDS = 4
-
-
-@dataclass(slots=True)
-class PriorState:
-    """State rebuilt from DuckDB before a run (empty for a new database)."""
-
-    shards: int = DEFAULT_SHARDS
-    dedupe: Deduper = field(default_factory=Deduper)
-    exceptions: dict[int, ExceptionShard] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -102,7 +90,7 @@ def _route_exceptions(
     for p in items:
         if p.event.event_type in ORDER_EVENT_TYPES:
             continue
-        k = shard_of(p.event.exception_id, shards)  # type: ignore[union-attr]
+        k = shard_of(p.exception_id, shards)
         parts.setdefault(k, []).append(p)
     return [(f"x{k}", (k, batch, received_us)) for k, batch in parts.items()]
 
@@ -267,15 +255,3 @@ def build_flow(
     )
     op.output("sink", batches, sink)
     return flow
-
-
-def get_flow() -> Dataflow:
-    """Factory for ``python -m bytewax.run "flows.dataflow:get_flow()"``.
-
-    Reads ``FPI_INPUT`` (file or folder) into ``FPI_DB``; ``FPI_CONFIG`` as usual.
-    """
-    from .ingest import prepare_run
-
-    inputs = [Path(p) for p in os.environ["FPI_INPUT"].split(os.pathsep)]
-    run = prepare_run(inputs, Path(os.environ["FPI_DB"]), load_settings(), system_clock)
-    return run.flow

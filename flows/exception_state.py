@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fpi.config import Settings
+from core.config import Settings
 
 from .lifecycle import OPENED, Step, derive, effective_time
 from .parse import Parsed, Rejected
@@ -47,7 +47,7 @@ class ExceptionShard:
         delta = Delta()
         changed: set[str] = set()
         for p in batch:
-            xid: str = p.event.exception_id  # type: ignore[union-attr]
+            xid = p.exception_id
             if p.event.event_type == OPENED:
                 if xid in self.opened:
                     reject = Rejected(

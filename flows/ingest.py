@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +23,12 @@ import duckdb
 from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 
-from fpi.config import Settings
-from fpi.db import DatabaseError, fetch_row, open_write
-from fpi.timeutil import Clock
-from metrics.query import quality
+from core.config import Settings, load_settings
+from core.db import DatabaseError, fetch_row, open_write, quality_counts
+from core.timeutil import Clock, system_clock
 
-from .dataflow import DEFAULT_SHARDS, build_flow
+from .dataflow import build_flow
+from .prior import DEFAULT_SHARDS
 from .rehydrate import load_prior
 from .sink import DuckDBSink, ensure_database
 from .sources import Inputs, JsonLinesSource, Progress, expand_paths
@@ -85,9 +86,9 @@ class PreparedRun:
 
 
 def counts(db: Path) -> Counts:
-    """Data-quality totals of ``db``."""
+    """Data-quality totals of ``db`` (``core.db.quality_counts``)."""
     with open_write(db) as con:
-        q = quality(con)
+        q = quality_counts(con)
     return Counts(
         q["accepted_events"], q["duplicate_events"], q["rejected_events"], q["pending_events"]
     )
@@ -153,7 +154,8 @@ def prepare_run(
     prior = load_prior(db, settings, shards)
     with open_write(db) as con:
         con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
-        run_id = int(fetch_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs")[0])  # type: ignore[call-overload]
+        (last,) = fetch_row(con, "SELECT coalesce(max(run_id), 0) FROM ingest_runs")
+        run_id = int(str(last)) + 1
         con.execute(
             "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, NULL, 'running')",
             [run_id, clock(), "\n".join(str(f) for f in files)],
@@ -266,3 +268,14 @@ def _finish_run(db: Path, run: PreparedRun, status: str, clock: Clock) -> None:
     except (DatabaseError, duckdb.Error):
         if status == "done":
             raise
+
+
+def get_flow() -> Dataflow:
+    """Factory for ``python -m bytewax.run "flows.ingest:get_flow()"``.
+
+    Reads ``FPI_INPUT`` (files or folders, ``os.pathsep``-separated) into
+    ``FPI_DB``; ``FPI_CONFIG`` as usual. No writer lock is taken: run one at a time.
+    """
+    inputs = [Path(p) for p in os.environ["FPI_INPUT"].split(os.pathsep)]
+    run = prepare_run(inputs, Path(os.environ["FPI_DB"]), load_settings(), system_clock)
+    return run.flow

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fpi.timeutil import US_PER_H, US_PER_S
+from core.timeutil import US_PER_H, US_PER_S
 
 OPEN = "open"
 PAUSED = "paused"

@@ -11,20 +11,22 @@ Nothing here raises on input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
 from pydantic import ValidationError
 
-from fpi.config import Settings
-from fpi.contract import (
+from core.config import Settings
+from core.contract import (
     EVENT_ADAPTER,
     MAX_ORDER_VALUE,
+    ExceptionEvent,
     ExceptionOpened,
     MilestoneEvent,
     OrderReleased,
 )
-from fpi.timeutil import US_PER_S, from_us, iso_z, to_us
+from core.timeutil import US_PER_S, from_us, iso_z, to_us
 
 _MAX_DETAIL = 500
 BOM = b"\xef\xbb\xbf"
@@ -45,6 +47,14 @@ class Parsed:
     occurred_us: int
     value_reporting: float | None
     """``order_value`` in the reporting currency (opened / released events)."""
+
+    @property
+    def exception_id(self) -> str:
+        """The ``exception_id`` of an exception event (``TypeError`` for an order event)."""
+        event = self.event
+        if not isinstance(event, ExceptionEvent):
+            raise TypeError(f"{event.event_type} has no exception_id")
+        return event.exception_id
 
 
 @dataclass(slots=True)
@@ -84,7 +94,7 @@ def _major_is_not_one(version: object) -> bool:
     return major.isdigit() and major != "1"
 
 
-def _reason(errors: list[dict[str, object]], version: object) -> str:
+def _reason(errors: Sequence[Mapping[str, object]], version: object) -> str:
     types = {str(e["type"]) for e in errors}
     if "json_invalid" in types:
         return "invalid_json"
@@ -97,12 +107,12 @@ def _reason(errors: list[dict[str, object]], version: object) -> str:
     return "schema"
 
 
-def _detail(errors: list[dict[str, object]]) -> str:
+def _detail(errors: Sequence[Mapping[str, object]]) -> str:
     parts = []
     for e in errors:
-        loc = ".".join(
-            str(x) for x in e.get("loc", ()) if not str(x).startswith(("exception.", "order."))
-        )  # type: ignore[union-attr]
+        where = e.get("loc", ())
+        path = where if isinstance(where, tuple) else ()
+        loc = ".".join(str(x) for x in path if not str(x).startswith(("exception.", "order.")))
         parts.append(f"{loc or '<line>'}: {e.get('msg')}")
     text = "; ".join(parts)
     return text[:_MAX_DETAIL]
@@ -117,7 +127,7 @@ def parse_line(
     saved by some Windows tools, or of a file concatenated onto another) is
     removed. An event stamped more than :data:`FUTURE_LIMIT_US` after it was
     received is rejected ``future_timestamp``; a reporting-currency value above
-    :data:`~fpi.contract.MAX_ORDER_VALUE` after conversion is ``schema``.
+    :data:`~core.contract.MAX_ORDER_VALUE` after conversion is ``schema``.
     """
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]
@@ -129,8 +139,8 @@ def parse_line(
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         eid, et, version = _peek(raw)
-        reason = _reason(errors, version)  # type: ignore[arg-type]
-        return Rejected(source, offset, text, reason, _detail(errors), eid, et)  # type: ignore[arg-type]
+        reason = _reason(errors, version)
+        return Rejected(source, offset, text, reason, _detail(errors), eid, et)
     except Exception as exc:  # noqa: BLE001 - the flow never crashes on input
         return Rejected(
             source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL], None, None

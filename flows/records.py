@@ -1,6 +1,6 @@
 """What the dataflow hands to the DuckDB sink: row tuples grouped in a :class:`Delta`.
 
-Rows are plain tuples in the column order of the tables in ``fpi.db`` (times
+Rows are plain tuples in the column order of the tables in ``core.db`` (times
 as integer microseconds, UTC); the sink turns them into columns in bulk.
 Every table is written idempotently by its natural key, so a delta can be
 written twice (at-least-once delivery) without changing anything.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
-from fpi.config import Settings
-from fpi.contract import (
+from core.config import Settings
+from core.contract import (
     ExceptionAssigned,
     ExceptionCancelled,
     ExceptionEscalated,
@@ -23,11 +23,12 @@ from fpi.contract import (
     ExceptionResolved,
     ExceptionTouched,
     OrderDelivered,
+    OrderEvent,
     OrderInvoiced,
     OrderReleased,
     OrderShipped,
 )
-from fpi.timeutil import to_us
+from core.timeutil import to_us
 
 from .lifecycle import Derived, Step, Version
 from .parse import Parsed, Rejected
@@ -297,14 +298,15 @@ def _detail(p: Parsed) -> str | None:
 def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[object, ...]:
     """An ``exception_events`` row (order events have no exception and no clamping)."""
     ev = p.event
-    is_exception = isinstance(ev, ExceptionEvent)
+    exception_id = ev.exception_id if isinstance(ev, ExceptionEvent) else None
+    order_id = ev.order_id if isinstance(ev, OrderEvent | ExceptionOpened) else None
     return (
         ev.event_id,
         ev.event_type,
         p.occurred_us,
         effective_us if effective_us is not None else p.occurred_us,
-        ev.exception_id if is_exception else None,
-        ev.order_id if not is_exception or isinstance(ev, ExceptionOpened) else None,
+        exception_id,
+        order_id,
         ev.source_system,
         ev.actor_id,
         ev.actor_kind,
@@ -321,8 +323,10 @@ def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[ob
 
 
 def order_event_row(p: Parsed) -> tuple[object, ...]:
-    """An ``order_events`` row."""
+    """An ``order_events`` row (``p`` must hold an order event)."""
     ev = p.event
+    if not isinstance(ev, OrderEvent):
+        raise TypeError(f"not an order event: {ev.event_type}")
     site = origin = destination = lane = tier = customer = currency = invoice = None
     carrier: str | None = None
     value = value_rep = None
@@ -402,7 +406,11 @@ def exception_row(
     f = derived.final
     target_us = info.sla_target_hours * 3_600_000_000
     resolved = f.resolved_at_us is not None
-    resolution_hours = (f.resolved_at_us - info.opened_us) / 3_600_000_000 if resolved else None  # type: ignore[operator]
+    resolution_hours = (
+        (f.resolved_at_us - info.opened_us) / 3_600_000_000
+        if f.resolved_at_us is not None
+        else None
+    )
     met = (f.active_us <= target_us) if resolved else None
     ftr = (f.manual_touches <= 1 and f.reopen_count == 0) if resolved else None
     auto = (f.manual_touches == 0 and not f.resolved_by_human) if resolved else None

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from fpi.config import Settings
-from fpi.db import open_write
+from core.config import Settings
+from core.db import open_write
 
-from .dataflow import DEFAULT_SHARDS, PriorState
 from .exception_state import ExceptionShard
 from .lifecycle import Step
 from .parse import Parsed, parse_line
+from .prior import DEFAULT_SHARDS, PriorState
 from .records import OpenedInfo, shard_of
 
 
@@ -74,7 +74,7 @@ def _exceptions(con: duckdb.DuckDBPyConnection, prior: PriorState, settings: Set
     ).fetchall():
         p = parse_line(payload.encode("utf-8"), source, offset, seq, settings, received)
         if isinstance(p, Parsed):
-            xid = p.event.exception_id  # type: ignore[union-attr]
+            xid = p.exception_id
             _shard(prior, xid).pending.setdefault(xid, []).append(p)
 
 

@@ -7,7 +7,7 @@ writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
 * ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id;
 * ``exception_versions``: delete-then-insert per exception (the full set);
 * ``order_state``: the batch's order events merged into their orders' rows
-  (``fpi.order_state``; merging an event twice changes nothing);
+  (``core.order_state``; merging an event twice changes nothing);
 * ``rejected_events``, ``duplicate_events``: insert-or-ignore by (source, offset),
   so a replayed line keeps its first ``received_at``;
 * ``pending_events``: insert-or-replace held events, delete applied ones.
@@ -27,8 +27,8 @@ import duckdb
 import polars as pl
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from fpi import order_state
-from fpi.db import DatabaseError, init_schema, open_write
+from core import order_state
+from core.db import DatabaseError, init_schema, open_write
 
 from .records import (
     DUPLICATE_COLUMNS,

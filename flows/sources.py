@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
@@ -122,7 +122,7 @@ class Progress:
 
 def _open(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 

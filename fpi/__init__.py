@@ -1,8 +1,9 @@
-"""fpi: fulfillment exception process intelligence.
+"""fpi: fulfillment exception process intelligence — the applications.
 
-Shared, dependency-light pieces used by both the dataflow (``flows``) and the
-metric layer (``metrics``): configuration, the event contract, time helpers and
-the DuckDB schema/connection rules.
+The command line (:mod:`fpi.cli`), exported reports (:mod:`fpi.report`) and the
+renderers of results for people and tools (:mod:`fpi.output`). They sit on top:
+they use ``flows`` and ``metrics`` (and the ground, ``core``), and nothing
+imports them.
 """
 
 __version__ = "0.1.0"

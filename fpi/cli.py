@@ -8,19 +8,35 @@ or missing database).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import Settings, load_settings
-from .db import DatabaseError, open_read
+from core.config import Settings, load_settings
+from core.db import DatabaseError, open_read
+from core.timeutil import parse_time, system_clock
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 from .output import FORMATS, render
-from .timeutil import parse_time, system_clock
 
 
 class UsageError(ValueError):
     """A wrong argument: exit code 2."""
+
+
+MAX_TOP = 1_000_000
+"""Largest ``--top`` accepted (a bottleneck list longer than this is not a list)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (never a traceback)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _time(text: str | None, flag: str) -> datetime | None:
@@ -73,7 +89,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         summary = ingest(
-            paths, Path(args.db), settings, system_clock, on_progress=on_progress if show else None
+            paths,
+            Path(args.db),
+            settings,
+            system_clock,
+            on_progress=on_progress if show else None,
+            on_note=lambda text: print(f"fpi: note: {text}", file=sys.stderr),
         )
     finally:
         if bar is not None:
@@ -125,8 +146,8 @@ def cmd_bottlenecks(args: argparse.Namespace) -> int:
     as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
     by, where = _dim(args.by), _where(args)
     assert by is not None
-    if args.top is not None and args.top < 1:
-        raise UsageError("--top must be at least 1")
+    if args.top is not None and not 1 <= args.top <= MAX_TOP:
+        raise UsageError(f"--top must be between 1 and {MAX_TOP:,}")
     with open_read(args.db) as con:
         try:
             win = window(con, as_of, start)
@@ -152,13 +173,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from sample_streams.generator import GeneratorConfig, write_stream
+    from sample_streams.generator import DEFAULT_START, GeneratorConfig, write_stream
 
-    start = _time(args.start, "--start") or GeneratorConfig.__dataclass_fields__["start"].default
+    start = _time(args.start, "--start") or DEFAULT_START
     if args.days <= 0 or args.lines_per_day <= 0:
         raise UsageError("--days and --lines-per-day must be positive")
     cfg = GeneratorConfig(
-        start=start,  # type: ignore[arg-type]
+        start=start,
         days=args.days,
         lines_per_day=args.lines_per_day,
         seed=args.seed,
@@ -171,22 +192,122 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``fpi explain KPI``: the KPI's definition and the SQL that computes it."""
+    from metrics.catalog import BY_NAME
+    from metrics.explain import explain
+
+    if args.kpi is None:
+        width = max(len(n) for n in BY_NAME)
+        print("\n".join(f"{k.name:<{width}}  {k.label}" for k in BY_NAME.values()))
+        return 0
+    try:
+        print(explain(args.kpi))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from .contract import json_schema
+    from core.contract import json_schema
 
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from dashboard.launch import launch
+def cmd_import(args: argparse.Namespace) -> int:
+    """``fpi import FILE --mapping M (--out OUT | --db DB)``: a status/event log as events."""
+    from flows.imports import import_into, load_mapping, write_events
+    from flows.sources import Progress
 
+    source = Path(args.file)
+    if not source.is_file():
+        raise FileNotFoundError(f"input not found: {source}")
+    mapping = load_mapping(Path(args.mapping))
+    show = sys.stderr.isatty() and not args.quiet
+    bar = None
+    if show:
+        from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[n]:,} {task.fields[unit]}"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        bar.start()
+    tasks: dict[str, TaskID] = {}
+
+    def update(name: str, unit: str, done: int, total: int | None, n: int) -> None:
+        if bar is not None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total, n=0, unit=unit)
+            bar.update(tasks[name], completed=done, total=total, n=n)
+
+    def on_rows(rows: int, done: int, total: int) -> None:
+        update("convert", "rows", done, total, rows)
+
+    def on_ingest(p: Progress, total: int | None) -> None:
+        update("ingest", "events", p.bytes_read, total, p.lines_read)
+
+    try:
+        if args.out is not None:
+            summary = write_events(source, mapping, Path(args.out), on_progress=on_rows)
+            lines = [f"{summary.line()} -> {args.out}"]
+        else:
+            summary, ingested = import_into(
+                source,
+                mapping,
+                Path(args.db),
+                _settings(args),
+                system_clock,
+                on_progress=on_rows,
+                on_ingest_progress=on_ingest if show else None,
+            )
+            lines = [summary.line(), ingested.line()]
+    finally:
+        if bar is not None:
+            bar.stop()
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Start the dashboard on ``--address:--port`` with the settings of ``--config``
+    (or ``FPI_CONFIG``), checked here first so a bad file fails before the server."""
     db = Path(args.db)
     if not db.is_file():
         raise DatabaseError(f"database not found: {db} (run `fpi ingest ... --db {db}` first)")
-    return launch(db, port=args.port, headless=args.headless, refresh_seconds=args.refresh)
+    config = args.config or os.environ.get("FPI_CONFIG") or None
+    load_settings(config)  # FileNotFoundError / ValueError: one line, exit 1
+    argv = [
+        "--db",
+        str(db),
+        "--port",
+        str(args.port),
+        "--address",
+        args.address,
+        "--refresh",
+        str(args.refresh),
+    ]
+    if args.headless:
+        argv.append("--headless")
+    if config is not None:
+        argv += ["--config", str(config)]
+    return run_dashboard(argv)
+
+
+def run_dashboard(argv: list[str]) -> int:
+    """Become ``python -m dashboard ARGV`` (this process is replaced, so signals
+    reach the dashboard directly). The CLI starts the dashboard app as a program
+    and never imports it: the two applications stay independent."""
+    os.execv(sys.executable, [sys.executable, "-m", "dashboard", *argv])
+    return 0  # not reached: execv replaces the process
 
 
 def _period_args(p: argparse.ArgumentParser) -> None:
@@ -248,6 +369,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="start the dashboard")
     p.add_argument("--db", required=True)
+    p.add_argument(
+        "--address",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="interface to listen on (default 127.0.0.1, this machine only; "
+        "0.0.0.0 = every interface: put a login in front, see README)",
+    )
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--headless", action="store_true", help="do not open a browser")
     p.add_argument(
@@ -274,6 +402,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="no duplicates, disorder or bad lines")
     p.set_defaults(func=cmd_generate)
 
+    p = sub.add_parser("import", help="turn a status log (CSV) or event log (XES) into events")
+    p.add_argument("file", metavar="FILE", help=".csv, .xes, plain, .gz or in a .zip")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.toml")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", metavar="OUT.jsonl", help="write contract-v1 JSON Lines (.gz ok)")
+    dest.add_argument("--db", metavar="DB", help="ingest the events into DuckDB file DB")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("explain", help="a KPI's definition and the SQL that computes it")
+    p.add_argument("kpi", nargs="?", metavar="KPI", help="a KPI name (none: list them)")
+    p.set_defaults(func=cmd_explain)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the event contract")
     p.set_defaults(func=cmd_schema)
     return ap
@@ -286,16 +427,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
-        print(f"fpi: error: {exc}", file=sys.stderr)
+        print(f"fpi: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, DatabaseError, ValueError) as exc:
-        print(f"fpi: error: {exc}", file=sys.stderr)
+        print(f"fpi: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("fpi: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # permission denied, disk full, read-only file system ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fpi: error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
+        if os.environ.get("FPI_DEBUG"):
+            raise
+        print(
+            f"fpi: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+            "(run with FPI_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import shutil
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .csv_safe import safe_csv_frame
-from .timeutil import iso_z
+from core.safe_text import printable, to_csv
+from core.timeutil import iso_z
 
 FORMATS = ("json", "csv", "table")
 
@@ -42,36 +41,6 @@ def records(df: pl.DataFrame) -> list[dict[str, Any]]:
 def to_json(df: pl.DataFrame) -> str:
     """A JSON list of objects."""
     return orjson.dumps(records(df), option=orjson.OPT_INDENT_2).decode("utf-8")
-
-
-def to_csv(df: pl.DataFrame) -> str:
-    """CSV with a header; times ISO 8601 UTC; empty cells for nulls.
-
-    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
-    ``@`` ...) are prefixed with ``'`` (:mod:`fpi.csv_safe`); numbers stay numbers.
-    """
-    times = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
-    out = safe_csv_frame(df).with_columns(
-        [pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ") for c in times]
-    )
-    buf = io.StringIO()
-    out.write_csv(buf)
-    return buf.getvalue()
-
-
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-
-
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: ANSI escape sequences and other control
-    characters (NUL, backspace, carriage return, C1 controls ...) are shown as
-    visible escapes (``\\x1b``, ``\\x00``) instead of acting on the screen."""
-
-    def esc(ch: str) -> str:
-        return ch.encode("unicode_escape").decode("ascii")
-
-    text = _ANSI.sub(lambda m: "".join(esc(c) if not c.isprintable() else c for c in m[0]), text)
-    return "".join(ch if ch.isprintable() else esc(ch) for ch in text)
 
 
 def _cell(value: Any) -> str:

@@ -19,12 +19,13 @@ from typing import Any
 
 import duckdb
 
+from core.timeutil import iso_z
 from metrics.bottlenecks import bottlenecks
 from metrics.catalog import BY_NAME
-from metrics.query import compute, quality, rejected_by_reason, window
+from metrics.quality import quality, rejected_by_reason
+from metrics.query import compute, window
 
 from .output import records
-from .timeutil import iso_z
 
 REPORT_DIMENSIONS: tuple[str, ...] = ("site", "lane", "carrier", "category")
 FORMATS: tuple[str, ...] = (".md", ".html", ".json", ".csv")

@@ -1,22 +1,26 @@
-"""The bottleneck list of kpis.md.
+"""The bottleneck list of kpis.md — the one place it is derived.
 
 Ranks the groups of one dimension by ``sla_overrun_hours`` (largest first;
-ties by group name) and shows for each: its share of the total overrun,
+ties by group name) and shows for each: ``share_of_overrun`` (of the total
+over every exception matching the filters; null when that total is 0),
 ``exceptions`` (those the overrun is summed over: resolved in the period plus
 open or paused at ``to``), ``breach_rate`` (share of those whose active time
 exceeded the target — at resolution, or at ``to`` while open),
-``mttr_hours``, ``avg_manual_touches`` and ``revenue_at_risk``.
-``share_of_overrun`` is null when the total overrun is 0. Groups that only
-orders have (no exception as of T) are not listed.
+``mttr_hours``, ``avg_manual_touches`` and ``revenue_at_risk``. Only groups
+with an exception existing at T are listed (a value seen only on orders is not
+a bottleneck).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import polars as pl
 
+from .breakdowns import TOTAL, group_kpis
 from .dimensions import dimension
-from .query import Window, compute
+from .query import Window
 
 COLUMNS: tuple[str, ...] = (
     "rank",
@@ -28,11 +32,15 @@ COLUMNS: tuple[str, ...] = (
     "avg_manual_touches",
     "revenue_at_risk",
 )
+"""Columns of a bottleneck list after the group column."""
+
+BOTTLENECK_DIMENSIONS: tuple[str, ...] = ("lane", "site", "carrier", "category")
+"""The dimensions of the bottleneck page (category = root cause)."""
 
 
 def rank_groups(groups: pl.DataFrame, total_overrun: float, dim: str) -> pl.DataFrame:
-    """Rank precomputed group KPIs (with ``bottleneck_exceptions`` and
-    ``bottleneck_breached``) into the bottleneck list; the one place this is derived."""
+    """Rank group KPIs (with ``bottleneck_exceptions`` and ``bottleneck_breached``,
+    the group in column ``dim``) into the bottleneck list."""
     return (
         groups.with_columns(
             share_of_overrun=(pl.col("sla_overrun_hours") / total_overrun)
@@ -50,6 +58,35 @@ def rank_groups(groups: pl.DataFrame, total_overrun: float, dim: str) -> pl.Data
     )
 
 
+def rank_bottlenecks(
+    long: pl.DataFrame, dims: Sequence[str] = BOTTLENECK_DIMENSIONS, *, top: int | None = None
+) -> dict[str, pl.DataFrame]:
+    """The bottleneck list of each dimension of ``dims`` from a
+    ``metrics.breakdowns.group_kpis`` frame (which holds the ``"*"`` total row
+    and the groups of ``dims``); at most ``top`` rows each."""
+    total_rows = long.filter(pl.col("dimension") == TOTAL)
+    total = float(total_rows["sla_overrun_hours"][0]) if total_rows.height else 0.0
+    out: dict[str, pl.DataFrame] = {}
+    for d in dims:
+        name = dimension(d).name
+        groups = long.filter(pl.col("dimension") == name).drop("dimension")
+        ranked = rank_groups(groups.rename({"group": name}), total, name)
+        out[name] = ranked.head(top) if top is not None else ranked
+    return out
+
+
+def bottleneck_lists(
+    con: duckdb.DuckDBPyConnection,
+    win: Window,
+    dims: Sequence[str] = BOTTLENECK_DIMENSIONS,
+    *,
+    where: dict[str, list[str]] | None = None,
+    top: int | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The bottleneck list of each dimension of ``dims``, in one query."""
+    return rank_bottlenecks(group_kpis(con, win, dims, where=where), dims, top=top)
+
+
 def bottlenecks(
     con: duckdb.DuckDBPyConnection,
     win: Window,
@@ -58,11 +95,6 @@ def bottlenecks(
     where: dict[str, list[str]] | None = None,
     top: int | None = None,
 ) -> pl.DataFrame:
-    """Bottleneck list for dimension ``by`` (one row per group, ranked)."""
+    """The bottleneck list for dimension ``by`` (one row per group, ranked)."""
     dim = dimension(by).name
-    groups = compute(con, win, by=dim, where=where, extras=True).filter(pl.col("has_exceptions"))
-    total = compute(con, win, where=where)["sla_overrun_hours"][0]
-    out = rank_groups(groups, total, dim)
-    if top is not None:
-        out = out.head(top)
-    return out
+    return bottleneck_lists(con, win, [dim], where=where, top=top)[dim]

@@ -41,6 +41,50 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 
 
+EXCEPTION_COLUMNS: dict[str, str] = {d.name: d.exception_column for d in DIMENSIONS.values()}
+"""Dimension -> column of the exception working set (every dimension has one)."""
+ORDER_COLUMNS: dict[str, str | None] = {d.name: d.order_column for d in DIMENSIONS.values()}
+"""Dimension -> column of the order working set (None: orders lack it)."""
+
+
+def filter_sql(
+    where: dict[str, list[str]],
+    columns: dict[str, str] | dict[str, str | None],
+    params: dict[str, object],
+) -> str | None:
+    """SQL condition for ``where`` over a working set with ``columns``; the values
+    are added to ``params`` as ``$w<i>_<j>``. Different dimensions are ANDed, the
+    values of one dimension ORed. None when a filtered dimension has no column
+    there (orders filtered by root cause: the order KPIs are then null)."""
+    parts = ["TRUE"]
+    for i, (dim_name, values) in enumerate(sorted(where.items())):
+        col = columns[dimension(dim_name).name]
+        if col is None:
+            return None
+        keys = []
+        for j, value in enumerate(values):
+            key = f"w{i}_{j}"
+            params[key] = value
+            keys.append(f"${key}")
+        parts.append(f"{col} IN ({', '.join(keys)})")
+    return " AND ".join(parts)
+
+
+def exception_filter(where: dict[str, list[str]] | None, params: dict[str, object]) -> str:
+    """:func:`filter_sql` over the exception working set (every dimension has a column)."""
+    cond = filter_sql(where or {}, EXCEPTION_COLUMNS, params)
+    assert cond is not None
+    return cond
+
+
+def group_sql(by: str | None, columns: dict[str, str] | dict[str, str | None]) -> str | None:
+    """SQL of the group column for ``by`` (a constant ``'all'`` without); None when
+    the working set lacks that dimension."""
+    if by is None:
+        return "'all'"
+    return columns[dimension(by).name]
+
+
 def dimension(name: str) -> Dimension:
     """Look up a dimension; ``ValueError`` names the valid ones."""
     try:

@@ -41,134 +41,73 @@ from datetime import datetime, timedelta
 import duckdb
 import polars as pl
 
-from fpi.db import fetch_pl, fetch_row
-from fpi.order_state import replay_sql
-from fpi.timeutil import from_us
+from core.db import fetch_pl, fetch_row, quality_counts
+from core.timeutil import from_us
 
-from .catalog import names
-from .dimensions import DIMENSIONS, dimension
+from . import working_set
+from .catalog import CATALOG, HELPERS, Kpi, names, of_source
+from .dimensions import EXCEPTION_COLUMNS, ORDER_COLUMNS, filter_sql, group_sql
+from .sql import grouped
 
 DEFAULT_PERIOD = timedelta(days=7)
-
-_X = """
-v AS (
-    SELECT * FROM exception_versions
-    WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
-),
-x AS (
-    SELECT e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane, e.carrier,
-           e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
-           e.opened_at, e.opened_seq, e.sla_target_hours * 3600.0 AS target_s,
-           v.status, v.manual_touches, v.escalation_level, v.reopen_count,
-           v.resolved_at, v.resolved_by_kind, v.cancelled_at,
-           v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us($t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
-           (epoch_us($t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
-           epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
-           (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
-    FROM exceptions e JOIN v USING (exception_id)
-),
-xf AS (
-    SELECT *, {grp} AS grp,
-           status IN ('open', 'paused') AS is_open,
-           status = 'resolved' AND resolved_at >= $from AND resolved_at < $t AS is_res,
-           active_s > target_s AS is_breached
-    FROM x WHERE {where}
-)"""
-
-_EXCEPTION_KPIS = """
-SELECT grp,
-    count(*) FILTER (is_open) AS open_exceptions,
-    count(*) FILTER (status = 'paused') AS paused_exceptions,
-    count(*) FILTER (is_open AND age_h < 4) AS aging_lt_4h,
-    count(*) FILTER (is_open AND age_h >= 4 AND age_h < 24) AS aging_4_24h,
-    count(*) FILTER (is_open AND age_h >= 24 AND age_h < 72) AS aging_1_3d,
-    count(*) FILTER (is_open AND age_h >= 72) AS aging_gt_3d,
-    count(*) FILTER (is_open AND is_breached) AS breached_open,
-    count(*) FILTER (is_open AND NOT is_breached AND active_s >= 0.8 * target_s) AS at_risk_open,
-    count(*) FILTER (opened_at >= $from AND opened_at < $t) AS opened,
-    count(*) FILTER (is_res) AS resolved,
-    count(*) FILTER (status = 'cancelled' AND cancelled_at >= $from AND cancelled_at < $t)
-        AS cancelled,
-    avg(CASE WHEN active_s <= target_s THEN 1.0 ELSE 0.0 END) FILTER (is_res) AS sla_adherence,
-    avg(resolution_us) FILTER (is_res) / 3.6e9 AS mttr_hours,
-    quantile_cont(resolution_h, 0.5) FILTER (is_res) AS p50_resolution_hours,
-    quantile_cont(resolution_h, 0.9) FILTER (is_res) AS p90_resolution_hours,
-    avg(manual_touches) FILTER (is_res) AS avg_manual_touches,
-    avg(CASE WHEN manual_touches <= 1 AND reopen_count = 0 THEN 1.0 ELSE 0.0 END)
-        FILTER (is_res) AS first_touch_resolution_rate,
-    avg(CASE WHEN manual_touches = 0 AND resolved_by_kind = 'system' THEN 1.0 ELSE 0.0 END)
-        FILTER (is_res) AS auto_resolution_rate,
-    avg(CASE WHEN reopen_count >= 1 THEN 1.0 ELSE 0.0 END) FILTER (is_res) AS reopen_rate,
-    avg(CASE WHEN escalation_level >= 1 THEN 1.0 ELSE 0.0 END) FILTER (is_res)
-        AS escalation_rate,
-    coalesce(sum(greatest(0.0, active_s - target_s)::DECIMAL(18, 6))
-             FILTER (is_res OR is_open), 0)::DOUBLE / 3600.0 AS sla_overrun_hours,
-    count(*) FILTER (is_res OR is_open) AS bottleneck_exceptions,
-    count(*) FILTER ((is_res OR is_open) AND is_breached) AS bottleneck_breached
-FROM xf GROUP BY grp
-"""
-
-_REVENUE = """
-SELECT grp, sum(value)::DOUBLE AS revenue_at_risk,
-       coalesce(sum(value) FILTER (any_breached), 0)::DOUBLE AS breached_revenue_at_risk
-FROM (
-    SELECT grp, order_id,
-           arg_max(order_value_reporting, [epoch_us(opened_at), opened_seq])::DECIMAL(18, 4)
-               AS value,
-           bool_or(is_breached) AS any_breached
-    FROM xf WHERE is_open GROUP BY grp, order_id
-) GROUP BY grp
-"""
-
-_ORDERS = """
-settled AS (
-    -- orders with no event after T: their latest state is their state as of T
-    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
-           customer_tier, source_system, promised_delivery_at, released_at,
-           delivered_at, in_full
-    FROM order_state
-    WHERE last_event_at <= $t AND released_at IS NOT NULL
-      AND ((released_at >= $from AND released_at < $t)
-           OR (delivered_at >= $from AND delivered_at < $t))
-),
-oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
-    SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
-),
-replayed AS (
-    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
-           customer_tier, source_system, promised_delivery_at, released_at,
-           delivered_at, in_full
-    FROM ({replay}) WHERE released_at IS NOT NULL
-),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
-of AS (
-    -- only orders delivered or released in [from, T) count (and make groups)
-    SELECT * FROM (
-        SELECT *, {{grp}} AS grp,
-               delivered_at >= $from AND delivered_at < $t AS is_dlv,
-               released_at >= $from AND released_at < $t AS is_rel
-        FROM o WHERE {{where}}
-    ) WHERE is_dlv OR is_rel
-)""".format(replay=replay_sql("oe"))  # noqa: S608 - constants only
-
-_ORDER_KPIS = """
-SELECT grp,
-    avg(CASE WHEN delivered_at <= promised_delivery_at AND in_full THEN 1.0 ELSE 0.0 END)
-        FILTER (is_dlv) AS otif,
-    avg(CASE WHEN delivered_at <= promised_delivery_at THEN 1.0 ELSE 0.0 END)
-        FILTER (is_dlv) AS on_time_rate,
-    avg(CASE WHEN in_full THEN 1.0 ELSE 0.0 END) FILTER (is_dlv) AS in_full_rate,
-    avg(CASE WHEN order_id IN (SELECT order_id FROM exceptions WHERE opened_at <= $t)
-             THEN 1.0 ELSE 0.0 END) FILTER (is_rel) AS exception_rate
-FROM of GROUP BY grp
-"""
+ALL = "'all'"
+"""The group of every row when there is no breakdown."""
 
 STOCK_FLOW = names("stock", "flow")
+"""The exception KPIs (stock and flow), in catalog order."""
 ORDER_KPIS = names("orders")
 QUALITY = names("quality")
+INT_KPIS = [k.name for k in CATALOG if k.integer and k.kind != "quality"]
+"""Counts: integers, 0 over an empty set."""
+HELPER_COLUMNS = [h.name for h in HELPERS]
+
+
+def exception_kpis_sql(*, helpers: bool = True) -> str:
+    """The aggregates over ``xf`` and ``ro`` joined per group (needs the CTEs of
+    ``working_set.exceptions``): every exception KPI of the catalog, plus the
+    bottleneck helper measures."""
+    exc = of_source("exceptions", helpers=helpers)
+    rev = of_source("at_risk_orders")
+    rev_cols = ", ".join(f"r.{k.name}" for k in rev)
+    return f"""{working_set.AT_RISK_ORDERS},
+k AS ({grouped(exc, "xf")}),
+r AS ({grouped(rev, "ro")})
+SELECT k.*, {rev_cols} FROM k LEFT JOIN r ON k.grp IS NOT DISTINCT FROM r.grp"""  # noqa: S608
+
+
+def order_kpis_sql() -> str:
+    """The order KPIs over ``of`` (needs the CTEs of ``working_set.orders``)."""
+    return grouped(of_source("orders"), "of")
+
+
+def kpi_statement(kpi: Kpi) -> str:
+    """The SQL that computes ``kpi`` alone for ``fpi kpis`` without ``--by`` or
+    ``--where`` (``$t`` = the as-of time, ``$from`` = the period start): what
+    ``fpi explain`` prints. With ``--by``/``--where`` only ``grp`` and the
+    ``WHERE`` of the working set change."""
+    m = kpi.measure
+    if m.source == "quality":
+        return f"SELECT count(*) AS {kpi.name} FROM {m.expr}"  # noqa: S608 - catalog constants
+    if m.source == "orders":
+        return f"WITH {working_set.orders(ALL, 'TRUE')}\n{grouped([kpi], 'of')}"
+    ctes = working_set.exceptions_at(ALL, "TRUE")
+    if m.source == "at_risk_orders":
+        return f"WITH {ctes},\n{working_set.AT_RISK_ORDERS}\n{grouped([kpi], 'ro')}"
+    return f"WITH {ctes}\n{grouped([kpi], 'xf')}"
+
+
+def typed(df: pl.DataFrame, kpis: list[Kpi]) -> pl.DataFrame:
+    """Apply the catalog's null and type rules to KPI columns of ``df``: counts and
+    sums are 0 over an empty set (null after an outer join) and counts are
+    integers; means, shares and quantiles stay null."""
+    return df.with_columns(
+        [
+            (pl.col(k.name) if k.nullable else pl.col(k.name).fill_null(0)).cast(
+                pl.Int64 if k.integer else pl.Float64
+            )
+            for k in kpis
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +121,7 @@ class Window:
 def data_clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The largest ``occurred_at`` among accepted events (None for an empty database)."""
     (us,) = fetch_row(con, "SELECT epoch_us(max(occurred_at)) FROM exception_events")
-    return from_us(int(us)) if us is not None else None  # type: ignore[call-overload]
+    return from_us(int(str(us))) if us is not None else None
 
 
 def window(
@@ -198,30 +137,6 @@ def window(
     if s > t:
         raise ValueError(f"--from ({s.isoformat()}) is after the as-of time ({t.isoformat()})")
     return Window(t, s)
-
-
-def _filters(
-    where: dict[str, list[str]], column_of: dict[str, str | None], params: dict[str, object]
-) -> str | None:
-    """SQL condition for ``where`` (None when a filtered dimension is missing here)."""
-    parts = ["TRUE"]
-    for i, (dim_name, values) in enumerate(sorted(where.items())):
-        col = column_of[dimension(dim_name).name]
-        if col is None:
-            return None
-        keys = []
-        for j, value in enumerate(values):
-            key = f"w{i}_{j}"
-            params[key] = value
-            keys.append(f"${key}")
-        parts.append(f"{col} IN ({', '.join(keys)})")
-    return " AND ".join(parts)
-
-
-def _grp(by: str | None, column_of: dict[str, str | None]) -> str | None:
-    if by is None:
-        return "'all'"
-    return column_of[dimension(by).name]
 
 
 def compute(
@@ -241,109 +156,44 @@ def compute(
     """
     where = where or {}
     params: dict[str, object] = {"t": win.as_of, "from": win.start}
-    x_cols = {d.name: d.exception_column for d in DIMENSIONS.values()}
-    o_cols = {d.name: d.order_column for d in DIMENSIONS.values()}
-    x_where = _filters(where, x_cols, params)
-    x_grp = _grp(by, x_cols)
-    assert x_where is not None and x_grp is not None
-    ctes = _X.format(grp=x_grp, where=x_where)
-    exc = fetch_pl(con, f"WITH {ctes} {_EXCEPTION_KPIS}", params)
-    rev = fetch_pl(con, f"WITH {ctes} {_REVENUE}", params)
-    o_where = _filters(where, o_cols, params)
-    o_grp = _grp(by, o_cols)
+    x_where = filter_sql(where, EXCEPTION_COLUMNS, params)
+    x_grp = group_sql(by, EXCEPTION_COLUMNS)
+    assert x_where is not None and x_grp is not None  # every dimension has an exception column
+    ctes = working_set.exceptions_at(x_grp, x_where)
+    exc = fetch_pl(con, f"WITH {ctes}, {exception_kpis_sql()}", params)
+    o_where = filter_sql(where, ORDER_COLUMNS, params)
+    o_grp = group_sql(by, ORDER_COLUMNS)
     order_df: pl.DataFrame | None = None
     if o_where is not None and o_grp is not None:
-        o_sql = _ORDERS.format(grp=o_grp, where=o_where)
-        order_df = fetch_pl(con, f"WITH {o_sql} {_ORDER_KPIS}", params)
-    return _assemble(exc, rev, order_df, by, extras)
+        o_sql = working_set.orders(o_grp, o_where)
+        order_df = fetch_pl(con, f"WITH {o_sql} {order_kpis_sql()}", params)
+    return _assemble(exc, order_df, by, extras)
 
 
 def _assemble(
-    exc: pl.DataFrame, rev: pl.DataFrame, orders: pl.DataFrame | None, by: str | None, extras: bool
+    exc: pl.DataFrame, orders: pl.DataFrame | None, by: str | None, extras: bool
 ) -> pl.DataFrame:
-    groups = [exc.select("grp"), rev.select("grp")]
+    groups = [exc.select("grp")]
     if orders is not None:
         groups.append(orders.select("grp"))
     keys = pl.concat([g.cast({"grp": pl.String}) for g in groups]).unique()
     if by is None:
         keys = pl.DataFrame({"grp": ["all"]})
-    out = keys.join(exc.cast({"grp": pl.String}), on="grp", how="left").join(
-        rev.cast({"grp": pl.String}), on="grp", how="left"
-    )
+    out = keys.join(exc.cast({"grp": pl.String}), on="grp", how="left")
     if orders is not None:
         out = out.join(orders.cast({"grp": pl.String}), on="grp", how="left")
     else:
         out = out.with_columns([pl.lit(None, dtype=pl.Float64).alias(n) for n in ORDER_KPIS])
-    count_cols = [n for n in STOCK_FLOW if n not in _NULLABLE] + [
-        "bottleneck_exceptions",
-        "bottleneck_breached",
-    ]
-    out = out.with_columns([pl.col(c).fill_null(0) for c in count_cols]).with_columns(
-        [
-            pl.col(c).cast(pl.Int64)
-            for c in INT_KPIS + ["bottleneck_exceptions", "bottleneck_breached"]
-        ]
-        + [pl.col(c).cast(pl.Float64) for c in _FLOAT_KPIS]
-    )
+    out = typed(out, [k for k in CATALOG + HELPERS if k.kind != "quality"])
     cols = ["grp", *STOCK_FLOW, *ORDER_KPIS]
     if extras:
         seen = exc["grp"].cast(pl.String)
         out = out.with_columns(has_exceptions=pl.col("grp").is_in(seen.implode()))
-        cols += ["bottleneck_exceptions", "bottleneck_breached", "has_exceptions"]
+        cols += [*HELPER_COLUMNS, "has_exceptions"]
     out = out.select(cols).sort("grp")
     if by is None:
         return out.drop("grp")
     return out.rename({"grp": by})
-
-
-_NULLABLE = frozenset(
-    {
-        "sla_adherence",
-        "mttr_hours",
-        "p50_resolution_hours",
-        "p90_resolution_hours",
-        "avg_manual_touches",
-        "first_touch_resolution_rate",
-        "auto_resolution_rate",
-        "reopen_rate",
-        "escalation_rate",
-    }
-)
-INT_KPIS = [
-    "open_exceptions",
-    "paused_exceptions",
-    "aging_lt_4h",
-    "aging_4_24h",
-    "aging_1_3d",
-    "aging_gt_3d",
-    "breached_open",
-    "at_risk_open",
-    "opened",
-    "resolved",
-    "cancelled",
-]
-_FLOAT_KPIS = [n for n in STOCK_FLOW + ORDER_KPIS if n not in INT_KPIS]
-
-
-def quality(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Data-quality totals: accepted, duplicate, rejected, pending events."""
-    row = fetch_row(
-        con,
-        """SELECT (SELECT count(*) FROM exception_events),
-                  (SELECT count(*) FROM duplicate_events),
-                  (SELECT count(*) FROM rejected_events),
-                  (SELECT count(*) FROM pending_events)""",
-    )
-    return dict(zip(QUALITY, (int(v) for v in row), strict=True))  # type: ignore[call-overload]
-
-
-def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Rejected lines per reason, most frequent first."""
-    return fetch_pl(
-        con,
-        "SELECT reason, count(*) AS events FROM rejected_events GROUP BY reason "
-        "ORDER BY events DESC, reason",
-    )
 
 
 def kpis(
@@ -370,5 +220,7 @@ def kpis(
     lead = [by] if by else []
     df = df.with_columns(stamps).select([*lead, "as_of", "period_from", *STOCK_FLOW, *ORDER_KPIS])
     if by is None:
-        df = df.with_columns([pl.lit(v, dtype=pl.Int64).alias(k) for k, v in quality(con).items()])
+        df = df.with_columns(
+            [pl.lit(v, dtype=pl.Int64).alias(k) for k, v in quality_counts(con).items()]
+        )
     return df

@@ -25,10 +25,11 @@ from datetime import datetime, timedelta
 import duckdb
 import polars as pl
 
-from fpi.db import fetch_pl
+from core.db import fetch_pl
 
-from . import query
-from .dimensions import DIMENSIONS
+from . import query, working_set
+from .catalog import CATALOG
+from .dimensions import EXCEPTION_COLUMNS, filter_sql
 
 GRAINS: dict[str, timedelta] = {
     "hour": timedelta(hours=1),
@@ -42,9 +43,6 @@ MAX_POINTS = 1000
 
 TREND_KPIS: tuple[str, ...] = tuple(query.STOCK_FLOW)
 """KPIs of a trend row (every exception KPI of kpis.md)."""
-
-_COUNTS = tuple(query.INT_KPIS)
-_SUMS = ("revenue_at_risk", "breached_revenue_at_risk", "sla_overrun_hours")
 
 
 def grain_delta(grain: str | timedelta) -> timedelta:
@@ -74,8 +72,7 @@ def grid(
     return [as_of - k * step for k in range(n - 1, -1, -1)]
 
 
-_SERIES = """
-grid AS (
+GRID_VERSIONS = """grid AS (
     SELECT unnest($ts::TIMESTAMPTZ[]) AS t, unnest($froms::TIMESTAMPTZ[]) AS t_from
 ),
 vo AS (
@@ -114,40 +111,8 @@ vn AS (
 v AS (
     SELECT * FROM vo UNION ALL SELECT * FROM vr UNION ALL SELECT * FROM vc
     UNION ALL SELECT * FROM vn
-),
-x AS (
-    SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
-           e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
-           e.opened_at, e.opened_seq, e.sla_target_hours * 3600.0 AS target_s,
-           v.status, v.manual_touches, v.escalation_level, v.reopen_count,
-           v.resolved_at, v.resolved_by_kind, v.cancelled_at,
-           v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
-           (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
-           epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
-           (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
-    FROM exceptions e JOIN v USING (exception_id)
-),
--- xf is materialised: the KPI and revenue aggregates below both read it
-xf AS MATERIALIZED (
-    SELECT *, t AS grp,
-           status IN ('open', 'paused') AS is_open,
-           status = 'resolved' AND resolved_at >= t_from AND resolved_at < t AS is_res,
-           active_s > target_s AS is_breached
-    FROM x WHERE {where}
-)"""
-
-
-_COMBINED = """
-k AS ({kpis}),
-r AS ({revenue})
-SELECT k.*, r.revenue_at_risk, r.breached_revenue_at_risk FROM k LEFT JOIN r USING (grp)
+)
 """
-
-
-def _per_point(sql: str) -> str:
-    """A ``metrics.query`` aggregate with the period bounds taken per row (``t``, ``t_from``)."""
-    return sql.replace("$from", "t_from").replace("$t", "t")
 
 
 def trend(
@@ -168,21 +133,15 @@ def trend(
     step = grain_delta(grain)
     points = grid(as_of, start, step, max_points)
     params: dict[str, object] = {"ts": points, "froms": [t - step for t in points]}
-    cols = {d.name: d.exception_column for d in DIMENSIONS.values()}
-    cond = query._filters(where or {}, cols, params)
-    assert cond is not None
-    ctes = _SERIES.format(where=cond)
-    tail = _COMBINED.format(kpis=_per_point(query._EXCEPTION_KPIS), revenue=query._REVENUE)
-    df = fetch_pl(con, f"WITH {ctes}, {tail}", params)
+    cond = filter_sql(where or {}, EXCEPTION_COLUMNS, params)
+    assert cond is not None  # every dimension has an exception column
+    ctes = working_set.exceptions(GRID_VERSIONS, "t", cond, materialized=True)
+    df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql(helpers=False)}", params)
     base = pl.DataFrame(
         {"as_of": points, "period_from": [t - step for t in points]},
         schema={"as_of": pl.Datetime("us", "UTC"), "period_from": pl.Datetime("us", "UTC")},
     )
     df = df.rename({"grp": "as_of"}).cast({"as_of": pl.Datetime("us", "UTC")})
     out = base.join(df, on="as_of", how="left")
-    out = out.with_columns(
-        [pl.col(c).fill_null(0).cast(pl.Int64) for c in _COUNTS]
-        + [pl.col(c).fill_null(0.0).cast(pl.Float64) for c in _SUMS]
-        + [pl.col(c).cast(pl.Float64) for c in TREND_KPIS if c not in _COUNTS and c not in _SUMS]
-    )
+    out = query.typed(out, [k for k in CATALOG if k.name in TREND_KPIS])
     return out.select(["as_of", "period_from", *TREND_KPIS]).sort("as_of")

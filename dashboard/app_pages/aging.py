@@ -1,7 +1,7 @@
 """Aging & SLA: how old the backlog is, what is at risk or breached, SLA adherence.
 
-Everything by a chosen dimension (``metrics.drilldown.group_kpis``), plus the
-oldest open exceptions (``metrics.drilldown.open_queue`` sorted by age).
+Everything by a chosen dimension (``metrics.breakdowns.group_kpis``), plus the
+oldest open exceptions (``metrics.queue.open_queue`` sorted by age).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ def render() -> None:
     """Draw the page."""
     ctx = ui.page_start("Aging & SLA")
     assert ctx.win is not None
-    currency = data.reporting_currency()
+    currency = data.reporting_currency(ctx.config)
     dims = list(DIMENSIONS)
+    ui.ignored_choice(ctx, "aging_by", [DIMENSIONS[d].label for d in dims], "Break down by")
     by = (
         st.selectbox(
             "Break down by",

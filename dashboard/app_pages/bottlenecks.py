@@ -16,8 +16,9 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data, ui
+from metrics.bottlenecks import BOTTLENECK_DIMENSIONS, rank_bottlenecks
+from metrics.breakdowns import HEATMAP_METRICS, pareto
 from metrics.dimensions import DIMENSIONS
-from metrics.drilldown import BOTTLENECK_DIMENSIONS, HEATMAP_METRICS, pareto, rank_bottlenecks
 
 TOP = 10
 PARETO_METRICS = ("sla_overrun_hours", "bottleneck_exceptions", "opened", "breached_open")
@@ -33,10 +34,9 @@ def _on_bar_click(dim: str) -> Callable[[], None]:
     """Callback: the clicked bar's group becomes the global filter for ``dim``."""
 
     def apply() -> None:
-        state = st.session_state.get(f"bn-{dim}")
-        points = (state or {}).get("selection", {}).get("points", []) if state else []
-        if points:
-            ui.set_filter(dim, str(points[0].get("y")))
+        value = ui.selected_label(st.session_state.get(f"bn-{dim}"), "y")
+        if value is not None:
+            ui.set_filter(dim, value)
 
     return apply
 
@@ -101,6 +101,10 @@ def render() -> None:
 
     st.subheader("Heatmap")
     dims = list(DIMENSIONS)
+    dim_labels = [DIMENSIONS[d].label for d in dims]
+    ui.ignored_choice(ctx, "hm_rows", dim_labels, "Heatmap rows")
+    ui.ignored_choice(ctx, "hm_cols", dim_labels, "Heatmap columns")
+    ui.ignored_choice(ctx, "hm_metric", [charts.label(m) for m in HEATMAP_METRICS], "Heatmap value")
     h1, h2, h3 = st.columns(3)
     rows = (
         h1.selectbox(
@@ -147,6 +151,7 @@ def render() -> None:
         )
 
     st.subheader("Pareto of root causes")
+    ui.ignored_choice(ctx, "pareto_metric", PARETO_LABELS.values(), "Pareto measure")
     p_metric = (
         st.segmented_control(
             "Measure",

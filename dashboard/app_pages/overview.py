@@ -49,7 +49,7 @@ def render() -> None:
     ctx = ui.page_start("Overview")
     assert ctx.win is not None
     win = ctx.win
-    currency = data.reporting_currency()
+    currency = data.reporting_currency(ctx.config)
     prev = data.previous(win)
     now = data.totals(ctx.db, ctx.stamp, win, ctx.where_key)
     before = data.totals(ctx.db, ctx.stamp, prev, ctx.where_key)
@@ -63,6 +63,7 @@ def render() -> None:
     csv_slot = st.empty()
 
     st.subheader("Trends")
+    ui.ignored_choice(ctx, "grain", GRAIN_LABELS.values(), "Grain")
     choice = st.segmented_control(
         "Grain",
         list(GRAIN_LABELS),

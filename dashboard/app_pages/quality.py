@@ -7,23 +7,25 @@ rejected lines by reason with samples of the raw text, and pending events
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import streamlit as st
 
+from core.timeutil import iso_z
 from dashboard import charts, data, ui
-from fpi.timeutil import iso_z
 
 
 def render() -> None:
     """Draw the page."""
     ctx = ui.page_start("Data quality", needs_data=False, needs_match=False)
     q = data.data_quality(ctx.db, ctx.stamp)
-    totals: dict[str, int] = q["totals"]  # type: ignore[assignment]
+    totals = q.totals
     st.caption("Counts over everything ingested into this database; the filters do not apply.")
     if not any(totals.values()):
         ui.empty(
             "**No data yet.** Nothing has been ingested into this database: no line was "
-            f"accepted, rejected or held. Feed it with `fpi ingest PATH --db {ctx.db}`."
+            f"accepted, rejected or held. Feed it with {ui.ingest_hint(ctx)}."
         )
         return
     ui.tiles(totals, {}, list(totals), "")
@@ -35,8 +37,8 @@ def render() -> None:
     )
 
     left, right = st.columns(2)
-    accepted: pl.DataFrame = q["accepted"]  # type: ignore[assignment]
-    rejected: pl.DataFrame = q["rejected"]  # type: ignore[assignment]
+    accepted = q.accepted
+    rejected = q.rejected
     with left:
         if accepted.height == 0:
             st.markdown("**Accepted events by type**")
@@ -62,10 +64,11 @@ def render() -> None:
                 "rejected",
             )
 
-    samples: pl.DataFrame = q["samples"]  # type: ignore[assignment]
+    samples = q.samples
     if samples.height:
         st.subheader("Samples of rejected lines")
         reasons = rejected["reason"].to_list()
+        ui.ignored_choice(ctx, "reason", reasons, "Reason")
         reason = (
             st.selectbox(
                 "Reason",
@@ -83,23 +86,24 @@ def render() -> None:
         )
         ui.download(shown, f"rejected-{reason}", "samples")
 
-    pending: pl.DataFrame = q["pending"]  # type: ignore[assignment]
+    pending = q.pending
     st.subheader("Pending events")
     if pending.height == 0:
         ui.empty("No event is held: every follow-up event found its `exception.opened`.")
     else:
         oldest = pending["oldest"].min()
+        when = iso_z(oldest) if isinstance(oldest, datetime) else "—"
         st.caption(
             f"{int(pending['events'].sum()):,} events held, oldest from "
-            f"{iso_z(oldest) if oldest is not None else '—'}; they apply when the opened "
+            f"{when}; they apply when the opened "
             "event arrives."
         )
         st.dataframe(pending, hide_index=True, key="pending-summary")
-        sample: pl.DataFrame = q["pending_sample"]  # type: ignore[assignment]
+        sample = q.pending_sample
         st.dataframe(sample, hide_index=True, key="pending-sample")
         ui.download(sample, "pending-events", "pending")
 
-    dups: pl.DataFrame = q["duplicates"]  # type: ignore[assignment]
+    dups = q.duplicates
     st.subheader("Duplicates")
     if dups.height == 0:
         ui.empty("No duplicate line: every event_id arrived once.")

@@ -1,6 +1,6 @@
 """Exception queue: open exceptions, and the full timeline of one of them.
 
-The queue (``metrics.drilldown.open_queue``) is sortable by order value at
+The queue (``metrics.queue.open_queue``) is sortable by order value at
 risk, age or SLA time left. Selecting a row (or typing an id, kept in the
 URL as ``?exception=…``) shows that exception as of T: its state, a chart of
 its status and owner over time with every event (who touched it, when it
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.timeutil import iso_z
 from dashboard import charts, data, ui
-from fpi.timeutil import iso_z
-from metrics.drilldown import QUEUE_SORTS
+from dashboard.text import md_literal, plot_text
+from metrics.queue import QUEUE_SORTS
 
 SORT_LABELS = {"revenue": "order value", "age": "age", "sla_left": "SLA time left"}
 LIMIT = 500
@@ -50,7 +51,8 @@ def render() -> None:
     """Draw the page."""
     ctx = ui.page_start("Exception queue")
     assert ctx.win is not None
-    currency = data.reporting_currency()
+    currency = data.reporting_currency(ctx.config)
+    ui.ignored_choice(ctx, "sort", SORT_LABELS.values(), "Sort")
     sort = (
         st.segmented_control(
             "Sort by (largest value, oldest, least time left first)",
@@ -66,7 +68,7 @@ def render() -> None:
     ids = queue["exception_id"].to_list()
     if queue.height == 0:
         ui.empty(
-            f"No open exception as of {iso_z(ctx.win.as_of)} for {ctx.filters.describe()}: "
+            f"No open exception as of {iso_z(ctx.win.as_of)} for {ctx.filters.describe_md()}: "
             "the queue is empty. You can still look up any exception by id below."
         )
     else:
@@ -98,14 +100,14 @@ def render() -> None:
     ).strip()
     if not xid and ids:
         xid = ids[0]
-        st.caption(f"Showing the first exception of the queue, {xid}.")
+        st.caption(f"Showing the first exception of the queue, {md_literal(xid)}.")
     if not xid:
         return
     state, events, intervals, held = data.exception_detail(ctx.db, ctx.stamp, xid, ctx.win.as_of)
     if state is None:
         ui.empty(
-            f"No exception `{xid}` as of {iso_z(ctx.win.as_of)}: the id is unknown, or it "
-            "opened later (move the as-of time)."
+            f"No exception {md_literal(xid)} as of {iso_z(ctx.win.as_of)}: the id is unknown, "
+            "or it opened later (move the as-of time)."
             + (
                 f" {held.height} event(s) for it are held, waiting for its opened event."
                 if held.height
@@ -114,7 +116,8 @@ def render() -> None:
         )
         return
     _state_tiles(state, currency)
-    fig = charts.exception_timeline(intervals, events, f"{xid} — {state['category']}")
+    title = f"{plot_text(xid)} — {plot_text(state['category'])}"
+    fig = charts.exception_timeline(intervals, events, title)
     ui.chart(fig, events, f"timeline-{xid}", "timeline")
     st.dataframe(
         events.select(
@@ -136,7 +139,9 @@ def render() -> None:
         st.dataframe(intervals, hide_index=True, key="intervals-table")
         ui.download(intervals, f"intervals-{xid}", "intervals")
     if held.height:
-        st.warning(f"{held.height} event(s) for {xid} are held (pending), not applied yet.")
+        st.warning(
+            f"{held.height} event(s) for {md_literal(xid)} are held (pending), not applied yet."
+        )
         st.dataframe(held, hide_index=True, key="held-table")
 
 
@@ -168,7 +173,7 @@ def _state_tiles(state: dict[str, object], currency: str) -> None:
     c[5].metric("Escalation level", str(state.get("escalation_level")), border=True)
     st.caption(
         " · ".join(
-            f"{k.replace('_', ' ')}: **{state[k]}**"
+            f"{k.replace('_', ' ')}: {md_literal(state[k])}"
             for k in (
                 "site",
                 "lane",

@@ -379,7 +379,7 @@ class ExceptionGenerator:
         shift_h = 0.0
         last = t0
         first_follow = True
-        for a_h, _rank, etype, source, payload, actor in seq:
+        for a_h, _rank, etype, source, payload, step_actor in seq:
             if etype == "exception.resumed":
                 dur = payload["_dur"]
                 if math.isinf(dur):
@@ -397,7 +397,7 @@ class ExceptionGenerator:
             first_follow = False
             payload = {"exception_id": xid, **payload}
             events.append(
-                WEv(t, etype, source, "exception_id", xid, payload, actor, zone(source), role)
+                WEv(t, etype, source, "exception_id", xid, payload, step_actor, zone(source), role)
             )
 
         resolved_at: int | None = None

@@ -1,11 +1,13 @@
 """Databases for the dashboard and drill-down tests.
 
 * :func:`hand_db` — a tiny hand-made stream whose KPIs are computed by hand in
-  the tests (``tests/metrics/test_series.py``, ``test_drilldown.py``);
+  the tests (``tests/metrics/test_series.py``, ``test_breakdowns.py`` and its siblings);
 * :func:`sample_db` — the shipped demo stream (``sample_streams`` DEMO_CONFIG,
   with its planted bottleneck), generated and ingested once per process;
 * :func:`empty_db` — a database with the schema and nothing in it;
-* :func:`rejects_only_db` — every line rejected: no data clock, but quality numbers.
+* :func:`rejects_only_db` — every line rejected: no data clock, but quality numbers;
+* :func:`hostile_db` — names in the data that are Markdown, HTML, links or
+  spreadsheet formulas (:data:`HOSTILE`).
 
 All ingests go through ``flows.ingest.ingest`` with a fixed clock.
 """
@@ -20,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from core.config import load_settings
 from flows.ingest import ingest
-from fpi.config import load_settings
 
 D0 = datetime(2026, 5, 4, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -32,8 +34,12 @@ T2 = D0 + 36 * H
 
 
 def clock() -> datetime:
-    """The fixed ingest clock (``received_at`` of rejected/duplicate lines)."""
-    return datetime(2026, 1, 1, tzinfo=UTC)
+    """The fixed ingest clock (``received_at`` of rejected/duplicate lines).
+
+    After every event of the streams: an event stamped more than 7 days after it
+    is received is rejected (``future_timestamp``, events.md).
+    """
+    return datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _iso(t: datetime) -> str:
@@ -255,3 +261,79 @@ def copy_db(src: Path, dest_dir: Path) -> Path:
     if wal.exists():
         shutil.copy2(wal, dest.with_name(dest.name + ".wal"))
     return dest
+
+
+EVIL = "evil.example"
+"""The domain of every link planted in :func:`hostile_lines` (must never be a link)."""
+HOSTILE = {
+    "category": "[clickme](https://evil.example)",
+    "category_html": "<a href='https://evil.example'>x</a>",
+    "category_md": "**bold** ___ ? :red[x] $x$",
+    "category_formula": '=HYPERLINK("https://evil.example","x")',
+    "site": "<script>alert(1)</script> www.evil.example",
+    "carrier": "x@evil.example",
+    "exception_id": "X-[a](https://evil.example)",
+    "actor": "=cmd|' /C calc'!A0",
+    "raw": "=1+1 not json https://evil.example",
+}
+"""Hostile values of :func:`hostile_db`: categories are any string up to 128 characters."""
+
+
+def hostile_lines() -> list[str]:
+    """Four open exceptions whose names are Markdown/HTML/links/formulas, a touch by
+    a formula-named actor, and one rejected line that is a formula."""
+    d = D0
+    h = HOSTILE
+    events: list[dict | str] = [
+        _opened(
+            h["exception_id"],
+            d + 8 * H,
+            order_id="SO-H1",
+            category=h["category"],
+            severity="critical",
+            site=h["site"],
+            carrier=h["carrier"],
+            customer_tier="key",
+            order_value=100.0,
+        ),
+        _ev("touched", h["exception_id"], d + 9 * H, human=h["actor"], action="=2+2"),
+        _opened(
+            "H-2",
+            d + 8 * H,
+            order_id="SO-H2",
+            category=h["category_html"],
+            severity="high",
+            site="DC-ATL",
+            carrier="ACME",
+            customer_tier="standard",
+            order_value=200.0,
+        ),
+        _opened(
+            "H-3",
+            d + 8 * H,
+            order_id="SO-H3",
+            category=h["category_md"],
+            severity="low",
+            site=h["site"],
+            customer_tier="standard",
+            order_value=300.0,
+        ),
+        _opened(
+            "H-4",
+            d + 8 * H,
+            order_id="SO-H4",
+            category=h["category_formula"],
+            severity="medium",
+            site="DC-ATL",
+            customer_tier="strategic",
+            order_value=400.0,
+        ),
+        h["raw"],
+    ]
+    return [e if isinstance(e, str) else json.dumps(e) for e in events]
+
+
+@cache
+def hostile_db() -> Path:
+    """:func:`hostile_lines` ingested (once per process; treat as read-only)."""
+    return ingest_lines(hostile_lines(), _root() / "hostile")

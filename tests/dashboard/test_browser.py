@@ -5,7 +5,10 @@ driven by Playwright.
   to ``docs/screenshots/<page>.png``; a filter in the URL is applied, and a click
   on a bottleneck bar narrows the dashboard and lands in the URL;
 * the same while ``fpi ingest`` keeps writing a bigger stream into the database
-  (the dashboard refreshes itself and never shows a lock error).
+  (the dashboard refreshes itself and never shows a lock error);
+* links, HTML and Markdown in the URL and in names from the data are shown as
+  text (no link anywhere, in Markdown, charts or select boxes), garbage in the
+  URL gives a friendly warning; the server listens on loopback only.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from sample_streams.generator import DEMO_CONFIG, PLANTED_BOTTLENECK, write_stream
-from tests.dashboard.scenario import copy_db, sample_db
+from tests.dashboard.scenario import EVIL, HOSTILE, copy_db, hand_db, hostile_db, sample_db
 
 pytestmark = pytest.mark.slow
 
@@ -295,3 +299,99 @@ def test_pages_stay_up_while_ingest_writes(tmp_path: Path) -> None:
         assert after != before, "the data clock did not move on the page"
         _visit(page, base, "overview")
         _screenshot(page, tmp_path / "live-overview.png")
+
+
+def _shown(page: Any, title: str, timeout: float = 60.0) -> str:
+    """Wait until the page titled ``title`` finished running; its main text."""
+    deadline = time.monotonic() + timeout
+    while _title(page) != title and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _title(page) == title, f"page shows {_title(page)!r}, not {title!r}"
+    stable = 0
+    while stable < 4 and time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        stable = 0 if running else stable + 1
+        time.sleep(0.25)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Traceback" not in text
+    return text
+
+
+def _no_evil_link(page: Any, where: str) -> None:
+    links = page.locator(f'a[href*="{EVIL}"]')
+    assert links.count() == 0, f"{where}: link {links.first.get_attribute('href')!r} on the page"
+    assert page.locator(".js-plotly-plot a").count() == 0, f"{where}: a link inside a chart"
+    assert page.locator('[data-testid="stMain"] script').count() == 0, f"{where}: a script"
+    bold = page.locator('[data-testid="stMain"] strong:text-is("bold")')
+    assert bold.count() == 0, f"{where}: **bold** from the data rendered as bold"
+
+
+def test_hostile_links_values_and_garbage_render_as_text_in_chromium(tmp_path: Path) -> None:
+    db = copy_db(hostile_db(), tmp_path)
+    t = "as_of=2026-05-05T12:00:00Z"
+    link = "[clickme](https://evil.example)"
+    with dashboard(db) as base, browser() as page:
+        page.goto(f"{base}/?site={quote(link)}", wait_until="domcontentloaded")
+        text = _shown(page, "Overview")
+        assert f"site = {link}" in text and "No exception matches the filters" in text
+        _no_evil_link(page, "overview with a link in ?site")
+
+        page.goto(f"{base}/bottlenecks?{t}", wait_until="domcontentloaded")
+        _shown(page, "Bottlenecks")
+        _settle(page, 1)
+        _no_evil_link(page, "bottlenecks")
+        ticks = [s.text_content() for s in page.locator(".js-plotly-plot .ytick text").all()]
+        assert HOSTILE["category_html"] in ticks and HOSTILE["category"] in ticks
+        # options of a select box (names from the data) are plain text too
+        page.locator(".st-key-narrow-choice").click()
+        page.wait_for_selector('[role="option"]', timeout=10_000)
+        options = [o.inner_text() for o in page.locator('[role="option"]').all()]
+        assert any(HOSTILE["category"] in o for o in options), options
+        _no_evil_link(page, "bottlenecks with the select box open")
+        page.keyboard.press("Escape")
+
+        xid = HOSTILE["exception_id"]
+        page.goto(f"{base}/queue?{t}&exception={quote(xid)}", wait_until="domcontentloaded")
+        text = _shown(page, "Exception queue")
+        _settle(page, 1)
+        assert HOSTILE["site"] in text
+        title = page.locator(".st-key-timeline .gtitle").first.text_content() or ""
+        assert title == f"{xid} — {HOSTILE['category']}"
+        _no_evil_link(page, "queue")
+
+        for name, path in (("Aging & SLA", "aging"), ("Data quality", "quality")):
+            page.goto(f"{base}/{path}?{t}", wait_until="domcontentloaded")
+            _shown(page, name)
+            _no_evil_link(page, path)
+
+        page.goto(f"{base}/aging?as_of=0001-01-01T00:00:00Z", wait_until="domcontentloaded")
+        text = _shown(page, "Aging & SLA")
+        assert "As-of ignored" in text and "0001-01-01T00:00:00Z" in text
+        page.goto(f"{base}/?period=bogus", wait_until="domcontentloaded")
+        text = _shown(page, "Overview")
+        assert "Period bogus from the link is not one of the choices" in text
+
+
+def _outside_address() -> str | None:
+    """An address of this machine that is not loopback (None: there is none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+        except OSError:
+            return None
+        addr = str(s.getsockname()[0])
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+def test_fpi_dashboard_listens_on_loopback_only(tmp_path: Path) -> None:
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no address besides loopback")
+    db = copy_db(hand_db(), tmp_path)
+    with dashboard(db) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as r:
+            assert r.status == 200
+        with pytest.raises(OSError), socket.create_connection((outside, port), timeout=3):
+            pass

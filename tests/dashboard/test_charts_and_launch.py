@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 import pytest
 
+from core.db import open_read
 from dashboard import charts, launch
 from dashboard.context import (
     DEFAULT_PERIOD,
@@ -20,8 +21,7 @@ from dashboard.context import (
     parse_filters,
 )
 from dashboard.ui import delta, fmt
-from fpi.db import open_read
-from metrics import drilldown as dd
+from metrics import bottlenecks, breakdowns, timeline
 from metrics.query import Window
 from metrics.series import trend
 from tests.dashboard.scenario import D0, T1, T2, hand_db
@@ -33,14 +33,14 @@ H = timedelta(hours=1)
 def frames() -> dict[str, object]:
     with open_read(hand_db()) as con:
         win = Window(T2, D0)
-        long = dd.group_kpis(con, win, ["carrier", "category", "site"])
+        long = breakdowns.group_kpis(con, win, ["carrier", "category", "site"])
         return {
             "trend": trend(con, T2, D0, "hour"),
-            "lists": dd.rank_bottlenecks(long, ["carrier"]),
-            "heat": dd.heatmap(con, win, "site", "carrier"),
+            "lists": bottlenecks.rank_bottlenecks(long, ["carrier"]),
+            "heat": breakdowns.heatmap(con, win, "site", "carrier"),
             "long": long,
-            "events": dd.timeline(con, "X-1", T2),
-            "intervals": dd.status_intervals(con, "X-1", T2),
+            "events": timeline.timeline(con, "X-1", T2),
+            "intervals": timeline.status_intervals(con, "X-1", T2),
         }
 
 
@@ -76,7 +76,7 @@ def test_heatmap_and_pareto_figures(frames: dict) -> None:
     assert hm.z[1][2] == pytest.approx(26.0) and hm.z[0][0] is None
     assert hm.text[1][2] == "26.0" and hm.text[0][0] == ""
     causes = frames["long"].filter(pl.col("dimension") == "category").rename({"group": "category"})
-    par = dd.pareto(causes, "category", "sla_overrun_hours")
+    par = breakdowns.pareto(causes, "category", "sla_overrun_hours")
     pfig = charts.pareto(par, "category", "sla_overrun_hours")
     assert list(pfig.data[0].x)[0] == "carrier_failure"
     assert list(pfig.data[1].y)[-1] == pytest.approx(1.0)
@@ -177,7 +177,9 @@ def test_launch_runs_the_child_and_returns_its_exit_code(
 ) -> None:
     seen: dict[str, object] = {}
 
-    def fake_command(db: Path, port: int, headless: bool, refresh: float) -> list[str]:
+    def fake_command(
+        db: Path, port: int, headless: bool, refresh: float, **kw: object
+    ) -> list[str]:
         seen.update(db=db, port=port)
         code = "import os, sys; sys.exit(3 if os.environ['FPI_DB'].endswith('x.duckdb') else 9)"
         return [sys.executable, "-c", code]

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from fpi.db import open_read
+from core.db import open_read
 from metrics.query import kpis
 from tests.streams import random_stream, write_jsonl
 

@@ -11,11 +11,11 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.config import load_settings
 from flows.dataflow import build_flow
 from flows.records import Delta
 from flows.sink import merge
 from flows.sources import Chunk
-from fpi.config import load_settings
 from tests.streams import T0, ev, fixed_clock, ingest_events, opened, random_stream, table
 
 H = timedelta(hours=1)
@@ -173,8 +173,8 @@ def test_random_garbage_never_crashes_and_is_all_rejected(tmp_path_factory, line
 def test_a_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     import pytest
 
+    from core.db import DatabaseError
     from flows.ingest import writer_lock
-    from fpi.db import DatabaseError
 
     db = tmp_path / "x.duckdb"
     with writer_lock(db):

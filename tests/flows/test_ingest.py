@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import load_settings
+from core.db import DatabaseError
 from flows.ingest import ingest, writer_lock
-from fpi.config import load_settings
-from fpi.db import DatabaseError
 from tests.streams import T0, ev, fixed_clock, opened, table, write_jsonl
 
 # Columns that say *when* or *in which run* a row was written, not what it means.
@@ -250,7 +250,7 @@ def test_the_extreme_accepted_values_never_fail_the_sink(tmp_path: Path) -> None
     """Every value the contract accepts fits its column, and every reader copes."""
     from datetime import UTC, datetime
 
-    from fpi.db import open_read
+    from core.db import open_read
     from metrics.query import kpis
 
     late = datetime(2199, 12, 31, 23, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from core.config import load_settings
+from core.timeutil import to_us
 from flows.parse import Parsed, Rejected, parse_line
-from fpi.config import load_settings
-from fpi.timeutil import to_us
 from tests.streams import T0, ev, opened
 
 SETTINGS = load_settings()

@@ -147,6 +147,25 @@ def test_table_format_is_readable(db: Path, capsys) -> None:
             2,
             "is after",
         ),
+        (["kpis", "--db", "{db}", "--as-of", "0001-01-01T00:00:00Z"], 2, "outside the supported"),
+        (["kpis", "--db", "{db}", "--as-of", "9999-12-31T23:30:00-05:00"], 2, "outside the"),
+        (["kpis", "--db", "{db}", "--from", "1900-01-01"], 2, "outside the supported range"),
+        (
+            ["bottlenecks", "--db", "{db}", "--by", "site", "--as-of", "0001-01-01T00:00:00Z"],
+            2,
+            "outside the supported range",
+        ),
+        (
+            ["report", "--db", "{db}", "--out", "/tmp/x.md", "--as-of", "0001-01-01T00:00:00Z"],
+            2,
+            "outside the supported range",
+        ),
+        (
+            ["bottlenecks", "--db", "{db}", "--by", "site", "--top", "99999999999999999999"],
+            2,
+            "--top must be between 1 and",
+        ),
+        (["bottlenecks", "--db", "{db}", "--by", "site", "--top", "0"], 2, "--top must be"),
         (["ingest", "/nonexistent.jsonl", "--db", "{db}"], 1, "input not found"),
         (["report", "--db", "{db}", "--out", "/tmp/x.pdf"], 2, "unknown report format"),
     ],
@@ -204,8 +223,18 @@ def test_console_script_entry_point(db: Path) -> None:
 
 def test_generate_writes_a_stream_that_ingests(tmp_path: Path, capsys) -> None:
     out = tmp_path / "g.jsonl.gz"
-    code, text, _ = run(capsys, "generate", "--out", str(out), "--days", "1",
-                        "--lines-per-day", "800", "--seed", "3")
+    code, text, _ = run(
+        capsys,
+        "generate",
+        "--out",
+        str(out),
+        "--days",
+        "1",
+        "--lines-per-day",
+        "800",
+        "--seed",
+        "3",
+    )
     assert code == 0 and out.exists() and "events" in text
     code, text, _ = run(capsys, "ingest", str(out), "--db", str(tmp_path / "g.duckdb"))
     assert code == 0 and "accepted" in text
@@ -214,3 +243,82 @@ def test_generate_writes_a_stream_that_ingests(tmp_path: Path, capsys) -> None:
 def test_generate_rejects_bad_knobs(tmp_path: Path, capsys) -> None:
     code, _, err = run(capsys, "generate", "--out", str(tmp_path / "x.jsonl"), "--days", "0")
     assert code == 2 and "positive" in err
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(
+    db: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import metrics.query
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise ZeroDivisionError("something deep\nwith a second line")
+
+    monkeypatch.setattr(metrics.query, "kpis", boom)
+    code, _, err = run(capsys, "kpis", "--db", str(db))
+    assert code == 1
+    assert err == (
+        "fpi: error: unexpected ZeroDivisionError: something deep "
+        "(run with FPI_DEBUG=1 for the traceback)\n"
+    )
+
+
+def test_a_permission_problem_is_one_line_naming_the_path(tmp_path: Path, capsys) -> None:
+    stream = write_jsonl(tmp_path / "w.jsonl", worked_example())
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run(capsys, "ingest", str(stream), "--db", str(blocker / "sub" / "x.duckdb"))
+    assert code == 1
+    assert err.count("\n") == 1 and str(blocker) in err
+
+
+def test_csv_neutralises_formula_cells_but_not_numbers(tmp_path: Path, capsys) -> None:
+    from tests.streams import T0, opened
+
+    evil = '=HYPERLINK("https://evil.example","x")'
+    stream = write_jsonl(
+        tmp_path / "e.jsonl",
+        [opened("X-1", T0, site=evil), opened("X-2", T0, site="@cmd", carrier="-2+3")],
+    )
+    db = tmp_path / "e.duckdb"
+    assert main(["ingest", str(stream), "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "kpis", "--db", str(db), "--by", "site", "--format", "csv")
+    assert code == 0
+    sites = [r["site"] for r in csv.DictReader(io.StringIO(out))]
+    assert sites == ["'" + evil, "'@cmd"]
+    code, out, _ = run(capsys, "bottlenecks", "--db", str(db), "--by", "carrier", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["carrier"] for r in rows} == {"'-2+3", "ACME"}
+    assert all(not r["sla_overrun_hours"].startswith("'") for r in rows)
+
+
+def test_table_shows_control_characters_and_markup_as_text(tmp_path: Path, capsys) -> None:
+    from tests.streams import T0, opened
+
+    stream = write_jsonl(
+        tmp_path / "c.jsonl",
+        [opened("X-1", T0, site="\x1b[31mRED\x1b[0m\x07"), opened("X-2", T0, site="[bold]b[/]")],
+    )
+    db = tmp_path / "c.duckdb"
+    assert main(["ingest", str(stream), "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "kpis", "--db", str(db), "--by", "site", "--format", "table")
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[31mRED\\x1b[0m\\x07" in out
+    assert "[bold]b[/]" in out
+
+
+def test_a_wide_breakdown_stays_readable_in_80_columns(capsys) -> None:
+    import polars as pl
+
+    from fpi.output import to_table
+
+    lanes = [f"LANE{i:02d}→DEST{i:02d}" for i in range(12)]
+    df = pl.DataFrame({"lane": lanes, **{f"kpi_number_{k}": [1234.5 * k] * 12 for k in range(25)}})
+    text = to_table(df, "fpi KPIs", width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for lane in lanes:
+        assert lane in text
+    assert "lane 1-" in text and "of 12" in text

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import load_settings
+from core.db import open_read
 from flows.ingest import ingest
-from fpi.config import load_settings
-from fpi.db import open_read
 from metrics.query import kpis
 from tests.streams import fixed_clock, table
 

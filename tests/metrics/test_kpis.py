@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpi.db import open_read
+from core.db import open_read
 from metrics.bottlenecks import bottlenecks
 from metrics.query import compute, kpis, window
 from tests import reference

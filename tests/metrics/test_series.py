@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fpi.db import open_read
+from core.db import open_read
 from metrics.query import Window, compute, window
 from metrics.series import GRAINS, MAX_POINTS, TREND_KPIS, grain_delta, grid, trend
 from tests.dashboard.scenario import D0, T1, T2, hand_db, sample_db

@@ -11,7 +11,7 @@ read-only, never both at once. So:
 
 Stable tables (``interface.md``): ``exceptions``, ``exception_events``,
 ``rejected_events``. The others are documented in the README;
-``order_state`` in ``fpi.order_state``.
+``order_state`` in ``core.order_state``.
 """
 
 from __future__ import annotations
@@ -311,11 +311,30 @@ def open_read(
         con.close()
 
 
+QUALITY_TABLES: dict[str, str] = {
+    "accepted_events": "exception_events",
+    "duplicate_events": "duplicate_events",
+    "rejected_events": "rejected_events",
+    "pending_events": "pending_events",
+}
+"""The data-quality counts of kpis.md: each is the number of rows of one table
+(``exception_events`` holds every accepted event, order milestones included)."""
+
+
+def quality_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The counts of :data:`QUALITY_TABLES` (global: never filtered)."""
+    # table names are the constants above, never input
+    sql = ", ".join(f"(SELECT count(*) FROM {t})" for t in QUALITY_TABLES.values())  # noqa: S608
+    row = fetch_row(con, f"SELECT {sql}")
+    return {name: int(str(v)) for name, v in zip(QUALITY_TABLES, row, strict=True)}
+
+
 def fetch_pl(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
 ) -> pl.DataFrame:
     """Run a parameterised query and return a polars DataFrame (times in UTC)."""
-    return con.sql(sql, params=params or {}).pl()
+    df: pl.DataFrame = con.sql(sql, params=params or {}).pl()
+    return df
 
 
 def fetch_row(

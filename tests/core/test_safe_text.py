@@ -1,4 +1,4 @@
-"""fpi.csv_safe: text cells that start a spreadsheet formula are neutralised."""
+"""core.safe_text: text cells that start a spreadsheet formula are neutralised."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from fpi.csv_safe import neutralise_cell, safe_csv_frame
+from core.safe_text import neutralise_cell, safe_csv_frame
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ class Settings(BaseModel):
 
 
 def _default_dict() -> dict[str, Any]:
-    text = resources.files("fpi").joinpath("default_config.toml").read_text("utf-8")
+    text = resources.files("core").joinpath("default_config.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fpi.db import init_schema
-from fpi.order_state import REBUILD_SQL
+from core.db import init_schema
+from core.order_state import REBUILD_SQL
 from metrics.query import Window, compute
 from tests.streams import T0, ev, ingest_events, iso, opened, released, table
 

@@ -1,4 +1,4 @@
-"""Connection rules of ``fpi.db``: settings every connection gets, clear errors."""
+"""Connection rules of ``core.db``: settings every connection gets, clear errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fpi.db import DatabaseError, init_schema, open_read, open_write
+from core.db import DatabaseError, init_schema, open_read, open_write
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:

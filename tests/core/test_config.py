@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fpi.config import load_settings
+from core.config import load_settings
 
 
 def test_default_policy_matches_kpis_md() -> None:

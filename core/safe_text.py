@@ -1,18 +1,25 @@
-"""CSV cells that a spreadsheet will not run as formulas (OWASP "CSV injection").
+"""Data shown as text: CSV that a spreadsheet will not run, strings a terminal will not obey.
 
-A CSV opened in Excel, LibreOffice or Google Sheets runs a cell that starts
-with ``=``, ``+``, ``-`` or ``@`` (and, per OWASP, a tab or a carriage return)
-as a formula, so a site name or a raw rejected line such as
+**CSV** (OWASP "CSV injection"). A CSV opened in Excel, LibreOffice or Google
+Sheets runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, per
+OWASP, a tab or a carriage return) as a formula, so a site name or a raw rejected line such as
 ``=HYPERLINK("https://evil.example","click")`` in a download becomes a live link
 or a command. :func:`neutralise_cell` prefixes such a text with a single quote
 ``'``, which the spreadsheet shows as text. Only *text* cells are changed: a
 negative number stays a number (its column is numeric, not String).
 
-Used by the dashboard's CSV downloads; ``fpi ... --format csv`` can use the
-same :func:`safe_csv_frame`. No Streamlit, no database: polars only.
+:func:`to_csv` renders a frame that way (times ISO 8601 UTC); the dashboard's
+downloads and ``fpi ... --format csv`` both use it.
+
+**Terminal.** :func:`printable` shows ANSI escape sequences and other control
+characters from the data as visible escapes instead of letting them act on
+the screen (``fpi ... --format table``). No Streamlit, no database: polars only.
 """
 
 from __future__ import annotations
+
+import io
+import re
 
 import polars as pl
 
@@ -64,3 +71,33 @@ def safe_csv_frame(df: pl.DataFrame) -> pl.DataFrame:
             .alias(name)
         )
     return df.with_columns(exprs)
+
+
+def to_csv(df: pl.DataFrame) -> str:
+    """CSV with a header; times ISO 8601 UTC; empty cells for nulls.
+
+    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@`` ...) are prefixed with ``'`` (:mod:`core.safe_text`); numbers stay numbers.
+    """
+    times = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+    out = safe_csv_frame(df).with_columns(
+        [pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ") for c in times]
+    )
+    buf = io.StringIO()
+    out.write_csv(buf)
+    return buf.getvalue()
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: ANSI escape sequences and other control
+    characters (NUL, backspace, carriage return, C1 controls ...) are shown as
+    visible escapes (``\\x1b``, ``\\x00``) instead of acting on the screen."""
+
+    def esc(ch: str) -> str:
+        return ch.encode("unicode_escape").decode("ascii")
+
+    text = _ANSI.sub(lambda m: "".join(esc(c) if not c.isprintable() else c for c in m[0]), text)
+    return "".join(ch if ch.isprintable() else esc(ch) for ch in text)
