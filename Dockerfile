@@ -5,6 +5,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY fpi ./fpi
 COPY flows ./flows
 COPY metrics ./metrics

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -263,6 +263,26 @@ MilestoneEvent = Annotated[
 """Any contract-v1 event, chosen by ``event_type``."""
 
 EVENT_ADAPTER: TypeAdapter[MilestoneEvent] = TypeAdapter(MilestoneEvent)
+
+MODELS: dict[str, type[Envelope]] = {
+    str(get_args(model.model_fields["event_type"].annotation)[0]): model
+    for model in (
+        ExceptionOpened,
+        ExceptionAssigned,
+        ExceptionTouched,
+        ExceptionEscalated,
+        ExceptionPaused,
+        ExceptionResumed,
+        ExceptionResolved,
+        ExceptionReopened,
+        ExceptionCancelled,
+        OrderReleased,
+        OrderShipped,
+        OrderDelivered,
+        OrderInvoiced,
+    )
+}
+"""The model of each ``event_type``."""
 
 EXCEPTION_EVENT_TYPES: frozenset[str] = frozenset(
     {

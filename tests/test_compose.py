@@ -21,6 +21,7 @@ def test_compose_config_is_valid() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "dashboard" in proc.stdout and "ingest" in proc.stdout
+    assert "127.0.0.1:8501:8501" in proc.stdout  # the published port stays on loopback
 
 
 def test_compose_refers_to_files_that_exist() -> None:

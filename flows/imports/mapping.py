@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from core.config import CUSTOMER_TIERS, SEVERITIES
+from core.contract import MODELS, ExceptionEvent
 
 
 class MappingError(ValueError):
@@ -297,33 +298,38 @@ class TouchedSpec(EventSpec):
     first: bool = True
 
 
+_ENVELOPE = frozenset(ExceptionEvent.model_fields) | {"event_type"}
+_FROM_RULES = frozenset({"owner_team", "level"})  # set by the assigned / escalated rules
+_FROM_CASE = frozenset({"order_id"})  # defaults to the case id
+
+
+def _fields(kind: str) -> tuple[frozenset[str], frozenset[str]]:
+    fields = {
+        name: info
+        for name, info in MODELS[f"exception.{kind}"].model_fields.items()
+        if name not in _ENVELOPE | _FROM_RULES
+    }
+    required = frozenset(n for n, f in fields.items() if f.is_required()) - _FROM_CASE
+    return required, frozenset(fields) - required
+
+
 EVENT_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "opened": (
-        frozenset(
-            {
-                "category",
-                "severity",
-                "site",
-                "origin",
-                "destination",
-                "customer_tier",
-                "order_value",
-                "currency",
-            }
-        ),
-        frozenset({"order_id", "carrier", "customer_id", "sla_target_hours", "detected_by"}),
-    ),
-    "assigned": (frozenset(), frozenset({"assignee"})),
-    "escalated": (frozenset(), frozenset({"to_team", "reason"})),
-    "touched": (frozenset({"action"}), frozenset({"note"})),
-    "paused": (frozenset({"reason"}), frozenset()),
-    "resumed": (frozenset(), frozenset()),
-    "resolved": (frozenset({"resolution_code"}), frozenset()),
-    "reopened": (frozenset(), frozenset({"reason"})),
-    "cancelled": (frozenset(), frozenset({"reason"})),
+    kind: _fields(kind)
+    for kind in (
+        "opened",
+        "assigned",
+        "escalated",
+        "touched",
+        "paused",
+        "resumed",
+        "resolved",
+        "reopened",
+        "cancelled",
+    )
 }
-"""Per event kind: (required, optional) contract fields a mapping fills. ``order_id``
-defaults to the case id; ``owner_team`` and ``level`` come from their rules."""
+"""Per event kind: (required, optional) contract fields a mapping fills, read off the
+contract's models. ``order_id`` defaults to the case id; ``owner_team`` and
+``level`` come from their rules."""
 
 BUILTIN_DEFAULTS: dict[str, dict[str, str]] = {
     "touched": {"action": "update"},
