@@ -20,9 +20,17 @@ The table is the state as of the *latest* data. For an order whose
 ``last_event_at`` is ≤ T it is also the state as of T; the order KPIs read it
 for those orders and replay ``order_events`` only for orders with events after
 T (``metrics.query``).
+
+The ``orders`` view (:data:`ORDERS_VIEW`, for BI tools) reads this table, so
+it shows the same fold with the same tie-breaks.
 """
 
 from __future__ import annotations
+
+from .schema import ORDER_EVENTS, ORDER_STATE
+
+NO_CARRIER = "(none)"
+"""The carrier of an order whose release and shipments name none."""
 
 _RELEASE = (
     "release_seq",
@@ -93,12 +101,13 @@ def merge_statements(batch: str) -> tuple[str, ...]:
     ``order_state``: fold the touched orders' rows with the new events into a
     temporary table, delete their old rows, insert the merged ones. (An
     ``INSERT OR REPLACE`` of the same rows measured up to 10× slower.)"""
-    existing = f"SELECT * FROM order_state WHERE order_id IN (SELECT order_id FROM {batch})"  # noqa: S608
+    state = ORDER_STATE.name
+    existing = f"SELECT * FROM {state} WHERE order_id IN (SELECT order_id FROM {batch})"  # noqa: S608
     states = f"{existing} UNION ALL BY NAME {_project(batch)}"
     return (
         f"CREATE OR REPLACE TEMP TABLE order_state_merge AS {_fold(states)}",
-        "DELETE FROM order_state WHERE order_id IN (SELECT order_id FROM order_state_merge)",
-        "INSERT INTO order_state BY NAME SELECT * FROM order_state_merge",
+        f"DELETE FROM {state} WHERE order_id IN (SELECT order_id FROM order_state_merge)",  # noqa: S608
+        f"INSERT INTO {state} BY NAME SELECT * FROM order_state_merge",  # noqa: S608
         "DROP TABLE order_state_merge",
     )
 
@@ -108,5 +117,31 @@ def replay_sql(events: str) -> str:
     return _fold(_project(events))
 
 
-REBUILD_SQL = f"INSERT OR REPLACE INTO order_state BY NAME {replay_sql('order_events')}"
+REBUILD_SQL = f"INSERT OR REPLACE INTO {ORDER_STATE.name} BY NAME {replay_sql(ORDER_EVENTS.name)}"
 """Rebuild every row from ``order_events`` (backfills a database made before the table)."""
+
+CARRIER = f"coalesce(carrier, ship_carrier, '{NO_CARRIER}')"
+"""An order's carrier over ``order_state`` columns: its latest release's, else its
+latest shipment's that names one, else ``(none)``."""
+
+ORDERS_VIEW = f"""CREATE OR REPLACE VIEW orders AS
+SELECT order_id, site, origin, destination, lane, {CARRIER} AS carrier,
+       customer_tier, customer_id, order_value, currency, order_value_reporting,
+       promised_delivery_at, lines, released_at, shipped_at, delivered_at, in_full, invoiced_at
+FROM {ORDER_STATE.name}
+LEFT JOIN (
+    -- the release the fold chose (arrival_seq is unique per line read)
+    SELECT order_id, occurred_at AS release_at, arrival_seq AS release_seq, origin,
+           destination, customer_id, order_value, currency, order_value_reporting, lines
+    FROM {ORDER_EVENTS.name} WHERE event_type = 'order.released'
+) USING (order_id, release_at, release_seq)
+LEFT JOIN (
+    SELECT order_id, max(occurred_at) FILTER (event_type = 'order.shipped') AS shipped_at,
+           max(occurred_at) FILTER (event_type = 'order.invoiced') AS invoiced_at
+    FROM {ORDER_EVENTS.name} WHERE event_type IN ('order.shipped', 'order.invoiced')
+    GROUP BY order_id
+) USING (order_id)"""  # noqa: S608 - constants only
+"""One row per order with any event: ``order_state`` (latest release and its
+attributes, latest delivery, carrier as :data:`CARRIER`) plus the latest
+release's other attributes — the very event the fold chose, by ``release_at``
+and ``release_seq`` — and the latest shipment and invoice times."""

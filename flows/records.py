@@ -1,9 +1,13 @@
 """What the dataflow hands to the DuckDB sink: row tuples grouped in a :class:`Delta`.
 
-Rows are plain tuples in the column order of the tables in ``core.db`` (times
-as integer microseconds, UTC); the sink turns them into columns in bulk.
-Every table is written idempotently by its natural key, so a delta can be
-written twice (at-least-once delivery) without changing anything.
+Rows are plain tuples (cheap to build) whose order is the table's
+``columns`` in ``core.schema`` — e.g. :func:`exception_row` builds a row of
+``schema.EXCEPTIONS.columns`` — with times as integer microseconds, UTC; the
+sink turns them into columns in bulk and computes the derived columns (the
+``exceptions`` rules ``met_sla``, ``first_touch_resolution``,
+``auto_resolved``) in SQL. Every table is written idempotently by its natural
+key, so a delta can be written twice (at-least-once delivery) without
+changing anything.
 """
 
 from __future__ import annotations
@@ -28,147 +32,13 @@ from core.contract import (
     OrderReleased,
     OrderShipped,
 )
+from core.order_state import NO_CARRIER
 from core.timeutil import to_us
 
 from .lifecycle import Derived, Step, Version
 from .parse import Parsed, Rejected
 
-NO_CARRIER = "(none)"
 LANE_ARROW = "→"
-
-EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "effective_at",
-    "exception_id",
-    "order_id",
-    "source_system",
-    "actor_id",
-    "actor_kind",
-    "schema_version",
-    "owner_team",
-    "escalation_level",
-    "detail",
-    "source",
-    "source_offset",
-    "arrival_seq",
-    "payload",
-    "ingested_at",
-)
-EXCEPTION_COLUMNS: tuple[str, ...] = (
-    "exception_id",
-    "order_id",
-    "category",
-    "severity",
-    "site",
-    "origin",
-    "destination",
-    "lane",
-    "carrier",
-    "customer_tier",
-    "customer_id",
-    "source_system",
-    "order_value",
-    "currency",
-    "order_value_reporting",
-    "sla_target_hours",
-    "sla_target_source",
-    "opened_at",
-    "opened_event_id",
-    "opened_seq",
-    "status",
-    "status_since",
-    "active_seconds_at_status",
-    "owner_team",
-    "manual_touches",
-    "escalation_level",
-    "reopen_count",
-    "resolved_at",
-    "resolution_hours",
-    "resolved_by_kind",
-    "met_sla",
-    "first_touch_resolution",
-    "auto_resolved",
-    "cancelled_at",
-    "last_event_at",
-    "event_count",
-)
-VERSION_COLUMNS: tuple[str, ...] = (
-    "exception_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "owner_team",
-    "manual_touches",
-    "escalation_level",
-    "reopen_count",
-    "active_seconds",
-    "resolved_at",
-    "resolved_by_kind",
-    "cancelled_at",
-)
-ORDER_EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "order_id",
-    "event_type",
-    "occurred_at",
-    "arrival_seq",
-    "source_system",
-    "site",
-    "origin",
-    "destination",
-    "lane",
-    "carrier",
-    "customer_tier",
-    "customer_id",
-    "order_value",
-    "currency",
-    "order_value_reporting",
-    "promised_delivery_at",
-    "lines",
-    "in_full",
-    "invoice_id",
-)
-REJECTED_COLUMNS: tuple[str, ...] = (
-    "source",
-    "source_offset",
-    "raw",
-    "reason",
-    "detail",
-    "event_id",
-    "event_type",
-    "received_at",
-)
-DUPLICATE_COLUMNS: tuple[str, ...] = ("source", "source_offset", "event_id", "raw", "received_at")
-PENDING_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "exception_id",
-    "event_type",
-    "occurred_at",
-    "source",
-    "source_offset",
-    "arrival_seq",
-    "payload",
-    "received_at",
-)
-
-TIME_COLUMNS: frozenset[str] = frozenset(
-    {
-        "occurred_at",
-        "effective_at",
-        "ingested_at",
-        "opened_at",
-        "status_since",
-        "resolved_at",
-        "cancelled_at",
-        "last_event_at",
-        "valid_from",
-        "valid_to",
-        "promised_delivery_at",
-        "received_at",
-    }
-)
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -205,7 +75,11 @@ class Delta:
 
 @dataclass(frozen=True, slots=True)
 class OpenedInfo:
-    """The static facts of an exception, from its ``exception.opened`` event."""
+    """The static facts of an exception, from its ``exception.opened`` event.
+
+    Its fields are the ``opened`` group of ``schema.EXCEPTIONS``, in that order
+    (``flows.rehydrate`` reloads them with it).
+    """
 
     exception_id: str
     order_id: str
@@ -296,7 +170,7 @@ def _detail(p: Parsed) -> str | None:
 
 
 def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[object, ...]:
-    """An ``exception_events`` row (order events have no exception and no clamping)."""
+    """A ``schema.EXCEPTION_EVENTS`` row (order events have no exception and no clamping)."""
     ev = p.event
     exception_id = ev.exception_id if isinstance(ev, ExceptionEvent) else None
     order_id = ev.order_id if isinstance(ev, OrderEvent | ExceptionOpened) else None
@@ -323,7 +197,7 @@ def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[ob
 
 
 def order_event_row(p: Parsed) -> tuple[object, ...]:
-    """An ``order_events`` row (``p`` must hold an order event)."""
+    """A ``schema.ORDER_EVENTS`` row (``p`` must hold an order event)."""
     ev = p.event
     if not isinstance(ev, OrderEvent):
         raise TypeError(f"not an order event: {ev.event_type}")
@@ -374,17 +248,17 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
 
 
 def rejected_row(r: Rejected, received_us: int) -> tuple[object, ...]:
-    """A ``rejected_events`` row."""
+    """A ``schema.REJECTED_EVENTS`` row."""
     return (r.source, r.offset, r.raw, r.reason, r.detail, r.event_id, r.event_type, received_us)
 
 
 def duplicate_row(p: Parsed, received_us: int) -> tuple[object, ...]:
-    """A ``duplicate_events`` row (the repeated line, keyed by where it was read)."""
+    """A ``schema.DUPLICATE_EVENTS`` row (the repeated line, keyed by where it was read)."""
     return (p.source, p.offset, p.event.event_id, p.raw, received_us)
 
 
 def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
-    """A ``pending_events`` row: held until its ``exception.opened`` arrives."""
+    """A ``schema.PENDING_EVENTS`` row: held until its ``exception.opened`` arrives."""
     ev = p.event
     return (
         ev.event_id,
@@ -402,18 +276,17 @@ def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
 def exception_row(
     info: OpenedInfo, derived: Derived, event_count: int, last_event_us: int
 ) -> tuple[object, ...]:
-    """The ``exceptions`` row: static dimensions plus the final state."""
+    """A ``schema.EXCEPTIONS`` row: static dimensions plus the final state.
+
+    The rule columns (met SLA, first-touch resolution, auto-resolved) are not in
+    it: the sink computes them from these columns with ``core.rules``.
+    """
     f = derived.final
-    target_us = info.sla_target_hours * 3_600_000_000
-    resolved = f.resolved_at_us is not None
     resolution_hours = (
         (f.resolved_at_us - info.opened_us) / 3_600_000_000
         if f.resolved_at_us is not None
         else None
     )
-    met = (f.active_us <= target_us) if resolved else None
-    ftr = (f.manual_touches <= 1 and f.reopen_count == 0) if resolved else None
-    auto = (f.manual_touches == 0 and not f.resolved_by_human) if resolved else None
     return (
         info.exception_id,
         info.order_id,
@@ -445,9 +318,6 @@ def exception_row(
         f.resolved_at_us,
         resolution_hours,
         _kind(f.resolved_by_human),
-        met,
-        ftr,
-        auto,
         f.cancelled_at_us,
         last_event_us,
         event_count,
@@ -461,7 +331,8 @@ def _kind(human: bool | None) -> str | None:
 
 
 def version_rows(exception_id: str, versions: tuple[Version, ...]) -> list[tuple[object, ...]]:
-    """``exception_versions`` rows; ``valid_to`` is the next version's start (NULL: still)."""
+    """``schema.EXCEPTION_VERSIONS`` rows; ``valid_to`` is the next version's start
+    (NULL: still in force)."""
     rows: list[tuple[object, ...]] = []
     for i, v in enumerate(versions):
         valid_to = versions[i + 1].valid_from_us if i + 1 < len(versions) else None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import schema
 from core.config import Settings
 from core.db import open_write
 
@@ -24,14 +25,41 @@ from .parse import Parsed, parse_line
 from .prior import DEFAULT_SHARDS, PriorState
 from .records import OpenedInfo, shard_of
 
+_EVENTS, _PENDING, _REJECTED = (
+    schema.EXCEPTION_EVENTS,
+    schema.PENDING_EVENTS,
+    schema.REJECTED_EVENTS,
+)
+_POSITION = ("event_id", "source", "source_offset")
+_STEP = (
+    "exception_id",
+    "occurred_at",
+    "arrival_seq",
+    "event_type",
+    "actor_kind",
+    "owner_team",
+    "escalation_level",
+    "event_id",
+)
+_HELD = ("source", "source_offset", "arrival_seq", "payload", "received_at")
+
+# Select lists come from core.schema (checked names, times as integer µs);
+# the names and conditions are constants of this module.
+_SEEN_SQL = f"""SELECT {_EVENTS.select(*_POSITION)} FROM {_EVENTS.name}
+UNION ALL SELECT {_PENDING.select(*_POSITION)} FROM {_PENDING.name}
+UNION ALL SELECT {_REJECTED.select(*_POSITION)} FROM {_REJECTED.name}
+    WHERE reason = 'duplicate_open' AND event_id IS NOT NULL"""  # noqa: S608
+_OPENED_SQL = (
+    f"SELECT {schema.EXCEPTIONS.select(*schema.EXCEPTIONS.group(schema.OPENED))} "  # noqa: S608
+    f"FROM {schema.EXCEPTIONS.name}"
+)
+_STEPS_SQL = f"""SELECT {_EVENTS.select(*_STEP)} FROM {_EVENTS.name}
+    WHERE exception_id IS NOT NULL AND event_type <> 'exception.opened'"""  # noqa: S608
+_HELD_SQL = f"SELECT {_PENDING.select(*_HELD)} FROM {_PENDING.name} ORDER BY arrival_seq"  # noqa: S608
+
 
 def _dedupe(con: duckdb.DuckDBPyConnection, prior: PriorState) -> None:
-    rows = con.execute(
-        """SELECT event_id, source, source_offset FROM exception_events
-           UNION ALL SELECT event_id, source, source_offset FROM pending_events
-           UNION ALL SELECT event_id, source, source_offset FROM rejected_events
-                     WHERE reason = 'duplicate_open' AND event_id IS NOT NULL"""
-    ).fetchall()
+    rows = con.execute(_SEEN_SQL).fetchall()
     sources: dict[str, str] = {}
     seen = prior.dedupe.seen
     for eid, source, offset in rows:
@@ -47,31 +75,17 @@ def _shard(prior: PriorState, exception_id: str) -> ExceptionShard:
 
 
 def _exceptions(con: duckdb.DuckDBPyConnection, prior: PriorState, settings: Settings) -> None:
-    for row in con.execute(
-        """SELECT exception_id, order_id, category, severity, site, origin, destination,
-                  carrier, customer_tier, customer_id, source_system, order_value, currency,
-                  order_value_reporting, sla_target_hours, sla_target_source,
-                  epoch_us(opened_at), opened_event_id, opened_seq
-           FROM exceptions"""
-    ).fetchall():
+    for row in con.execute(_OPENED_SQL).fetchall():
         info = OpenedInfo(*row)
         shard = _shard(prior, info.exception_id)
         shard.opened[info.exception_id] = info
         shard.steps[info.exception_id] = []
-    for xid, occurred, seq, etype, kind, owner, level, eid in con.execute(
-        """SELECT exception_id, epoch_us(occurred_at), arrival_seq, event_type, actor_kind,
-                  owner_team, escalation_level, event_id
-           FROM exception_events
-           WHERE exception_id IS NOT NULL AND event_type <> 'exception.opened'"""
-    ).fetchall():
+    for xid, occurred, seq, etype, kind, owner, level, eid in con.execute(_STEPS_SQL).fetchall():
         value = owner if owner is not None else level
         _shard(prior, xid).steps[xid].append(
             Step(occurred, seq, etype, kind == "human", value, eid)
         )
-    for source, offset, seq, payload, received in con.execute(
-        "SELECT source, source_offset, arrival_seq, payload, epoch_us(received_at) "
-        "FROM pending_events ORDER BY arrival_seq"
-    ).fetchall():
+    for source, offset, seq, payload, received in con.execute(_HELD_SQL).fetchall():
         p = parse_line(payload.encode("utf-8"), source, offset, seq, settings, received)
         if isinstance(p, Parsed):
             xid = p.exception_id

@@ -4,7 +4,10 @@ All deltas are routed to a single sink partition, so exactly one worker
 writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
 (later rows win per key), then written in one transaction:
 
-* ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id;
+* ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id
+  (``exceptions`` through ``core.schema``'s SELECT, which computes its rule
+  columns ``met_sla``, ``first_touch_resolution``, ``auto_resolved`` with the
+  ``core.rules`` expressions the KPIs use);
 * ``exception_versions``: delete-then-insert per exception (the full set);
 * ``order_state``: the batch's order events merged into their orders' rows
   (``core.order_state``; merging an event twice changes nothing);
@@ -12,9 +15,11 @@ writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
   so a replayed line keeps its first ``received_at``;
 * ``pending_events``: insert-or-replace held events, delete applied ones.
 
-Writing the same delta twice therefore changes nothing. The file is opened
-per batch and closed after it, so read-only readers get in between batches;
-while a reader holds the file the writer waits (buffering, never dropping).
+Writing the same delta twice therefore changes nothing. Rows are tuples in
+the order of their table's ``columns`` in ``core.schema``, which also gives
+the frames' dtypes and the primary keys ``merge`` uses. The file is opened per
+batch and closed after it, so read-only readers get in between batches; while
+a reader holds the file the writer waits (buffering, never dropping).
 """
 
 from __future__ import annotations
@@ -27,54 +32,32 @@ import duckdb
 import polars as pl
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from core import order_state
+from core import order_state, schema
 from core.db import DatabaseError, init_schema, open_write
 
-from .records import (
-    DUPLICATE_COLUMNS,
-    EVENT_COLUMNS,
-    EXCEPTION_COLUMNS,
-    ORDER_EVENT_COLUMNS,
-    PENDING_COLUMNS,
-    REJECTED_COLUMNS,
-    TIME_COLUMNS,
-    VERSION_COLUMNS,
-    Delta,
-)
-
-_STRICT_TYPES: dict[str, pl.DataType] = {
-    "source_offset": pl.Int64(),
-    "arrival_seq": pl.Int64(),
-    "opened_seq": pl.Int64(),
-    "escalation_level": pl.Int32(),
-    "manual_touches": pl.Int32(),
-    "reopen_count": pl.Int32(),
-    "event_count": pl.Int32(),
-    "lines": pl.Int32(),
-    "order_value": pl.Float64(),
-    "order_value_reporting": pl.Float64(),
-    "sla_target_hours": pl.Float64(),
-    "active_seconds": pl.Float64(),
-    "active_seconds_at_status": pl.Float64(),
-    "resolution_hours": pl.Float64(),
-    "met_sla": pl.Boolean(),
-    "first_touch_resolution": pl.Boolean(),
-    "auto_resolved": pl.Boolean(),
-    "in_full": pl.Boolean(),
-}
+from .records import Delta
 
 
-def frame(columns: Sequence[str], rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
-    """Rows (tuples in ``columns`` order, times as UTC microseconds) -> typed frame."""
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+def frame(table: schema.Table, rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
+    """Rows of ``table`` (tuples of its ``columns``, times as UTC µs) -> typed frame."""
+    fields = table.row_fields
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
     data: dict[str, pl.Series] = {}
-    for name, values in zip(columns, cols, strict=True):
-        if name in TIME_COLUMNS:
-            s = pl.Series(name, values, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    for col, values in zip(fields, cols, strict=True):
+        if col.is_time:
+            s = pl.Series(col.name, values, dtype=pl.Int64).cast(col.type.polars)
         else:
-            s = pl.Series(name, values, dtype=_STRICT_TYPES.get(name, pl.String()), strict=False)
-        data[name] = s
+            s = pl.Series(col.name, values, dtype=col.type.polars, strict=False)
+        data[col.name] = s
     return pl.DataFrame(data)
+
+
+# Where the primary key sits in each row tuple (unpacking checks its arity).
+(_EVENT_KEY,) = schema.EXCEPTION_EVENTS.key_positions
+(_ORDER_EVENT_KEY,) = schema.ORDER_EVENTS.key_positions
+_REJECTED_KEY_1, _REJECTED_KEY_2 = schema.REJECTED_EVENTS.key_positions
+_DUPLICATE_KEY_1, _DUPLICATE_KEY_2 = schema.DUPLICATE_EVENTS.key_positions
+(_PENDING_KEY,) = schema.PENDING_EVENTS.key_positions
 
 
 def merge(deltas: Sequence[Delta]) -> Delta:
@@ -85,19 +68,21 @@ def merge(deltas: Sequence[Delta]) -> Delta:
     rejected: dict[tuple[object, object], tuple[object, ...]] = {}
     duplicates: dict[tuple[object, object], tuple[object, ...]] = {}
     pending: dict[str, tuple[object, ...] | None] = {}
+    ek, ok, pk = _EVENT_KEY, _ORDER_EVENT_KEY, _PENDING_KEY
+    r1, r2, d1, d2 = _REJECTED_KEY_1, _REJECTED_KEY_2, _DUPLICATE_KEY_1, _DUPLICATE_KEY_2
     for d in deltas:
         for r in d.events:
-            events[r[0]] = r
+            events[r[ek]] = r
         for r in d.order_events:
-            orders[r[0]] = r
+            orders[r[ok]] = r
         out.exceptions.update(d.exceptions)
         out.versions.update(d.versions)
         for r in d.rejected:
-            rejected.setdefault((r[0], r[1]), r)
+            rejected.setdefault((r[r1], r[r2]), r)
         for r in d.duplicates:
-            duplicates.setdefault((r[0], r[1]), r)
+            duplicates.setdefault((r[d1], r[d2]), r)
         for r in d.pending_add:
-            pending[str(r[0])] = r
+            pending[str(r[pk])] = r
         for eid in d.pending_remove:
             pending[eid] = None
     out.events = list(events.values())
@@ -113,41 +98,40 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
     """Write one merged delta in the current transaction (idempotent)."""
 
     def upsert(
-        table: str,
-        columns: Sequence[str],
+        table: schema.Table,
         rows: Sequence[tuple[object, ...]],
         verb: str = "INSERT OR REPLACE",
     ) -> None:
         if not rows:
             return
-        batch = frame(columns, rows)  # noqa: F841 - read by DuckDB's replacement scan
-        # table and verb are constants of this module, never user input
-        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM batch")  # noqa: S608
+        batch = frame(table, rows)  # noqa: F841 - read by DuckDB's replacement scan
+        # the table's name and SELECT and the verb are constants, never user input
+        con.execute(f"{verb} INTO {table.name} BY NAME {table.insert_from('batch')}")
 
-    upsert("exception_events", EVENT_COLUMNS, d.events)
-    upsert("order_events", ORDER_EVENT_COLUMNS, d.order_events)
+    upsert(schema.EXCEPTION_EVENTS, d.events)
+    upsert(schema.ORDER_EVENTS, d.order_events)
     if d.order_events:
-        batch = frame(ORDER_EVENT_COLUMNS, d.order_events)  # noqa: F841 - read by DuckDB
+        batch = frame(schema.ORDER_EVENTS, d.order_events)  # noqa: F841 - read by DuckDB
         for stmt in order_state.merge_statements("batch"):
             con.execute(stmt)
-    upsert("exceptions", EXCEPTION_COLUMNS, list(d.exceptions.values()))
+    upsert(schema.EXCEPTIONS, list(d.exceptions.values()))
     if d.versions:
+        versions = schema.EXCEPTION_VERSIONS
         ids = pl.DataFrame({"exception_id": list(d.versions)})  # noqa: F841
         con.execute(
-            "DELETE FROM exception_versions WHERE exception_id IN (SELECT exception_id FROM ids)"
+            f"DELETE FROM {versions.name} "  # noqa: S608 - a constant
+            "WHERE exception_id IN (SELECT exception_id FROM ids)"
         )
-        upsert(
-            "exception_versions",
-            VERSION_COLUMNS,
-            [r for rows in d.versions.values() for r in rows],
-            verb="INSERT",
-        )
-    upsert("rejected_events", REJECTED_COLUMNS, d.rejected, verb="INSERT OR IGNORE")
-    upsert("duplicate_events", DUPLICATE_COLUMNS, d.duplicates, verb="INSERT OR IGNORE")
+        upsert(versions, [r for rows in d.versions.values() for r in rows], verb="INSERT")
+    upsert(schema.REJECTED_EVENTS, d.rejected, verb="INSERT OR IGNORE")
+    upsert(schema.DUPLICATE_EVENTS, d.duplicates, verb="INSERT OR IGNORE")
     if d.pending_remove:
         gone = pl.DataFrame({"event_id": d.pending_remove})  # noqa: F841
-        con.execute("DELETE FROM pending_events WHERE event_id IN (SELECT event_id FROM gone)")
-    upsert("pending_events", PENDING_COLUMNS, d.pending_add)
+        con.execute(
+            f"DELETE FROM {schema.PENDING_EVENTS.name} "  # noqa: S608 - a constant
+            "WHERE event_id IN (SELECT event_id FROM gone)"
+        )
+    upsert(schema.PENDING_EVENTS, d.pending_add)
 
 
 def write_deltas(path: Path, deltas: Sequence[Delta]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from core import rules
 from core.db import QUALITY_TABLES
 
 from .dimensions import DIMENSIONS
@@ -223,7 +224,7 @@ CATALOG: tuple[Kpi, ...] = (
         "share",
         "up",
         "Resolved exceptions that met SLA (active time at resolution ≤ target) ÷ resolved.",
-        Measure("share", "active_s <= target_s", where="is_res"),
+        Measure("share", rules.MET_SLA, where="is_res"),
     ),
     Kpi(
         "mttr_hours",
@@ -268,7 +269,7 @@ CATALOG: tuple[Kpi, ...] = (
         "share",
         "up",
         "Share of resolved with ≤ 1 manual touch and no reopen.",
-        Measure("share", "manual_touches <= 1 AND reopen_count = 0", where="is_res"),
+        Measure("share", rules.FIRST_TOUCH_RESOLUTION, where="is_res"),
     ),
     Kpi(
         "auto_resolution_rate",
@@ -277,7 +278,7 @@ CATALOG: tuple[Kpi, ...] = (
         "share",
         "up",
         "Share of resolved with 0 manual touches and resolved by a system actor.",
-        Measure("share", "manual_touches = 0 AND resolved_by_kind = 'system'", where="is_res"),
+        Measure("share", rules.AUTO_RESOLVED, where="is_res"),
     ),
     Kpi(
         "reopen_rate",

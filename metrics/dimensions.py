@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NO_CARRIER = "(none)"
-UNASSIGNED = "(unassigned)"
-
 
 @dataclass(frozen=True, slots=True)
 class Dimension:

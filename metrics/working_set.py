@@ -31,7 +31,7 @@
 
 from __future__ import annotations
 
-from core.order_state import replay_sql
+from core.order_state import CARRIER, replay_sql
 
 VERSIONS_AT_T = """v AS (
     SELECT $t::TIMESTAMPTZ AS t, $from::TIMESTAMPTZ AS t_from, *
@@ -100,7 +100,7 @@ def orders(grp: str, where: str) -> str:
     # grp and where are built from the dimension registry only
     return f"""settled AS (
     -- orders with no event after T: their latest state is their state as of T
-    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
+    SELECT order_id, site, lane, {CARRIER} AS carrier,
            customer_tier, source_system, promised_delivery_at, released_at,
            delivered_at, in_full
     FROM order_state
@@ -114,7 +114,7 @@ oe AS MATERIALIZED (
         SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
 ),
 replayed AS (
-    SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
+    SELECT order_id, site, lane, {CARRIER} AS carrier,
            customer_tier, source_system, promised_delivery_at, released_at,
            delivered_at, in_full
     FROM ({replay}) WHERE released_at IS NOT NULL
