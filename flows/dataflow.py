@@ -42,7 +42,8 @@ from core.timeutil import Clock, system_clock, to_us
 
 from .dedupe import Deduper
 from .exception_state import ExceptionShard
-from .parse import Parsed, Rejected, parse_line
+from .fast_parse import parse_chunk_fast
+from .parse import Parsed, Rejected
 from .prior import PriorState
 from .records import Delta, event_row, order_event_row, rejected_row, shard_of
 from .sources import FILE_FAULT_OFFSET, Chunk
@@ -57,18 +58,10 @@ class _Parsed:
 
 def _parse_chunk(chunk: Chunk, settings: Settings, clock: Clock) -> _Parsed:
     received_us = to_us(clock())
-    events: list[Parsed] = []
-    rejected: list[Rejected] = []
-    seq = chunk.first_seq
-    offset = chunk.first_offset
-    for line in chunk.lines:
-        result = parse_line(line, chunk.source, offset, seq, settings, received_us)
-        if isinstance(result, Parsed):
-            events.append(result)
-        elif result is not None:
-            rejected.append(result)
-        offset += 1
-        seq += 1
+    # Clean lines take the fast path; every other line goes to parse_line.
+    events, rejected = parse_chunk_fast(
+        chunk.lines, chunk.source, chunk.first_offset, chunk.first_seq, settings, received_us
+    )
     if chunk.fault is not None:
         rejected.append(
             Rejected(

@@ -33,6 +33,8 @@ BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte-order mark."""
 FUTURE_LIMIT_US = 7 * 24 * 3600 * US_PER_S
 """An event may be stamped at most 7 days after it is received (events.md)."""
+MONEY_EVENTS: tuple[type[ExceptionOpened], type[OrderReleased]] = (ExceptionOpened, OrderReleased)
+"""The events with an ``order_value`` in a ``currency``, converted to the reporting currency."""
 
 
 @dataclass(slots=True)
@@ -118,6 +120,11 @@ def _detail(errors: Sequence[Mapping[str, object]]) -> str:
     return text[:_MAX_DETAIL]
 
 
+def line_text(raw: bytes) -> str:
+    """The text kept for a line (``raw`` without its BOM): decoded, line end removed."""
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
 def parse_line(
     raw: bytes, source: str, offset: int, seq: int, settings: Settings, received_us: int
 ) -> Parsed | Rejected | None:
@@ -133,7 +140,7 @@ def parse_line(
         raw = raw[len(BOM) :]
     if not raw.strip():
         return None
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    text = line_text(raw)
     try:
         event = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
@@ -145,6 +152,23 @@ def parse_line(
         return Rejected(
             source, offset, text, "schema", f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL], None, None
         )
+    return finish(event, text, source, offset, seq, settings, received_us)
+
+
+def finish(
+    event: MilestoneEvent,
+    text: str,
+    source: str,
+    offset: int,
+    seq: int,
+    settings: Settings,
+    received_us: int,
+) -> Parsed | Rejected:
+    """The checks after contract validation (``future_timestamp``, currency rate,
+    converted value range) and the :class:`Parsed` of a valid ``event``.
+
+    Shared by :func:`parse_line` and the fast path (``flows.fast_parse``).
+    """
     occurred_us = to_us(event.occurred_at)
     if occurred_us > received_us + FUTURE_LIMIT_US:
         return Rejected(
@@ -158,7 +182,7 @@ def parse_line(
             event.event_type,
         )
     value: float | None = None
-    if isinstance(event, ExceptionOpened | OrderReleased):
+    if isinstance(event, MONEY_EVENTS):
         value = settings.to_reporting(event.order_value, event.currency)
         if value is None:
             return Rejected(
