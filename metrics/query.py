@@ -7,7 +7,9 @@ reopens, resolution and the SLA clock (``active_seconds`` at ``valid_from``,
 plus ``T - valid_from`` while open). Exceptions not yet opened at T have no
 version and do not exist as of T.
 
-All SQL is parameterised: dimension names come only from
+The SQL is generated from the KPI catalog (``metrics.sql``) over the working
+sets of ``metrics.working_set``; this module runs it and applies the catalog's
+null and type rules. All SQL is parameterised: dimension names come only from
 ``metrics.dimensions.DIMENSIONS``; times and filter values are bound.
 
 Exact arithmetic: the same database gives the same digits on every call,

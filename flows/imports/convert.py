@@ -170,10 +170,10 @@ class Converter:
         self._cases: dict[str, _Case] = {}
         self._time = time_parser(mapping.time.format, mapping.time.zone())
         self._hold = mapping.needs_last
-        self._fields = {kind: mapping.event_fields(kind) for kind in _KINDS}
+        self._fields = {kind: mapping.event_fields(kind) for kind in EVENT_FIELDS}
         self._constants: dict[str, dict[str, object]] = {}
         self._actor: dict[str, ActorSpec | None] = {}
-        for kind in _KINDS:
+        for kind in EVENT_FIELDS:
             spec = getattr(mapping, kind)
             own = spec.actor if spec is not None else None
             self._actor[kind] = own if own is not None else mapping.actor
@@ -395,19 +395,6 @@ class Converter:
                 case.next_index += 1
                 case.held = None
         return out
-
-
-_KINDS = (
-    "opened",
-    "assigned",
-    "escalated",
-    "touched",
-    "paused",
-    "resumed",
-    "resolved",
-    "reopened",
-    "cancelled",
-)
 
 
 _REQUIRED: dict[str, frozenset[str]] = {k: v[0] for k, v in EVENT_FIELDS.items()}
