@@ -7,7 +7,12 @@ primary-keyed DuckDB table, three ways:
 * ``join`` — the batch as a frame, joined to the table (a hash join: scans all ids);
 * ``in-list`` — the batch as a literal ``IN (...)`` list (DuckDB probes the
   primary key's ART index: one lookup per id);
-* ``point`` — one parameterised ``WHERE event_id = ?`` query per id.
+* ``point`` — one parameterised ``WHERE event_id = ?`` query per id;
+* ``filter`` — what ``fpi`` does (``flows/idfilter.py``, ``flows/store.py``):
+  hash the batch, test it against a Bloom filter of every stored id, and probe
+  the primary key (an ``IN`` list) only for the ids the filter cannot rule
+  out (the stored half plus ~1 % false positives of the new half). The
+  filter is built once per size (its build time and size are reported).
 
 Usage::
 
@@ -29,6 +34,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from flows.idfilter import IdFilter, hash_ids, hash_series
 
 
 def build(path: Path, n: int) -> None:
@@ -78,6 +85,27 @@ def measure(path: Path, n: int, batch: int, repeat: int) -> dict[str, float]:
 
         per200, _ = timed(points, repeat)
         out["point"] = per200 * batch / 200
+
+        t0 = time.perf_counter()
+        filt = IdFilter.empty(n)
+        for chunk in con.sql("SELECT event_id FROM ids").to_arrow_reader(1_000_000):
+            filt.add(hash_series(pl.Series(chunk.column(0))))
+        out["filter_build"] = time.perf_counter() - t0
+        out["filter_mib"] = filt.bits.nbytes / 2**20
+
+        def filtered(batch_ids: list[str]) -> int:
+            maybe = filt.maybe(hash_ids(batch_ids))
+            probe = [i for i, m in zip(batch_ids, maybe.tolist(), strict=True) if m]
+            marks = ", ".join("?" * len(probe))
+            sql = f"SELECT event_id FROM ids WHERE event_id IN ({marks})"  # noqa: S608
+            return len(con.execute(sql, probe).fetchall()) if probe else 0
+
+        # a realistic batch: ~1 % repeats (the generator's duplicate rate)
+        typical = old[: batch // 100] + [f"new2-{i}" for i in range(batch - batch // 100)]
+        out["filter"], _ = timed(lambda: filtered(ids), repeat)
+        out["filter_1pct"], _ = timed(lambda: filtered(typical), repeat)
+        out["filter_probed"] = float(sum(filt.maybe(hash_ids(ids)).tolist()))
+        out["filter_probed_1pct"] = float(sum(filt.maybe(hash_ids(typical)).tolist()))
     finally:
         con.close()
     return out
@@ -93,7 +121,11 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         print(f"seconds to dedupe one batch of {args.batch:,} ids (half stored, half new)")
-        print(f"{'stored ids':>12} | {'join':>8} | {'in-list':>8} | {'point':>8} | build s")
+        print(
+            f"{'stored ids':>12} | {'join':>8} | {'in-list':>8} | {'point':>8} | "
+            f"{'filter':>8} | probed | filter, 1 % repeats | probed | filter MiB | "
+            "filter build s | table build s"
+        )
         for n in args.sizes:
             path = Path(tmp) / f"ids-{n}.duckdb"
             t0 = time.perf_counter()
@@ -102,7 +134,10 @@ def main() -> None:
             r = measure(path, n, args.batch, args.repeat)
             print(
                 f"{n:>12,} | {r['join']:>8.3f} | {r['in-list']:>8.3f} | {r['point']:>8.3f} | "
-                f"{built:.0f}",
+                f"{r['filter']:>8.3f} | {r['filter_probed']:>6.0f} | "
+                f"{r['filter_1pct']:>19.4f} | {r['filter_probed_1pct']:>6.0f} | "
+                f"{r['filter_mib']:>10.1f} | "
+                f"{r['filter_build']:>14.1f} | {built:.0f}",
                 flush=True,
             )
             path.unlink()

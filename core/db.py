@@ -3,11 +3,13 @@
 DuckDB lets one process open a file read-write *or* many processes open it
 read-only, never both at once. So:
 
-* the writer (the dataflow's sink) opens the file per micro-batch, writes it in
-  one transaction and closes it; when a reader holds the file it waits and
-  retries, buffering, never dropping;
-* readers (``fpi kpis``, the dashboard) open read-only, query, close, and retry
-  briefly on a lock error, so no lock error reaches a user.
+* the writer keeps its own file, the *store* (``core.layout``), open for a
+  run (:func:`open_write`), and publishes what it commits as Parquet files
+  behind a DuckDB file of views at the user's path (``flows.publish``);
+* readers (``fpi kpis``, the dashboard, BI tools) open that path read-only
+  (:func:`open_read`): a views file, or a plain database written by an
+  earlier release; a lock error (a plain file still being written by an old
+  release) is retried briefly, so none reaches a user.
 
 The tables are declared once in ``core.schema`` (stable for BI tools,
 ``interface.md``: ``exceptions``, ``exception_events``, ``rejected_events``;
@@ -94,11 +96,52 @@ def open_write(
         con.close()
 
 
+READ_ALIAS = "fpi"
+"""The catalog name a reader's database is attached under (and made the default)."""
+
+
+def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with ``path`` attached read-only as the default catalog.
+
+    Not ``duckdb.connect(path, read_only=True)``: within one process that
+    returns a cached instance for a path already open, which after the writer
+    ``os.replace``s the views file is the *old* file. Unqualified table names
+    resolve in the attached file (``USE``).
+    """
+    con = duckdb.connect()
+    try:
+        literal = "'" + str(path).replace("'", "''") + "'"
+        con.execute(f"ATTACH {literal} AS {READ_ALIAS} (READ_ONLY)")
+        con.execute(f"USE {READ_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the tables and views of the default catalog's ``main`` schema."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name = 'main' "
+        "UNION SELECT view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 @contextmanager
 def open_read(
     path: Path | str, *, wait_seconds: float = 30.0, poll_seconds: float = 0.02
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``path`` read-only for a short query, retrying while a writer holds it.
+
+    ``path`` is either a plain fpi database (what earlier releases wrote, with
+    the tables themselves) or a views file published by ``flows.publish``
+    (views over Parquet files plus small tables); both answer the same
+    unqualified table names. The file is attached read-only to an in-memory
+    connection and made the default catalog, so each call reads the file now
+    at ``path`` (see :func:`_attach_read_only`).
 
     Raises ``DatabaseError`` for a missing file, a file that is not an fpi
     database, or a lock held for longer than ``wait_seconds``.
@@ -109,7 +152,7 @@ def open_read(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            con = duckdb.connect(str(p), read_only=True)
+            con = _attach_read_only(p)
             break
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
@@ -122,7 +165,7 @@ def open_read(
             poll_seconds = min(poll_seconds * 1.5, 0.25)
     try:
         _configure(con)
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = _relations(con)
         if schema.EXCEPTIONS.name not in tables:
             raise DatabaseError(f"{p} is not an fpi database (no `{schema.EXCEPTIONS.name}` table)")
         if schema.ORDER_STATE.name not in tables:

@@ -96,6 +96,11 @@ def _fold(states: str) -> str:
     ) GROUP BY order_id"""  # noqa: S608 - constants only
 
 
+MERGED = "order_state_merge"
+"""The temporary table :func:`merge_statements` folds a batch's orders into
+(read it before the last statement drops it)."""
+
+
 def merge_statements(batch: str) -> tuple[str, ...]:
     """Statements merging the order-event frame ``batch`` (a constant name) into
     ``order_state``: fold the touched orders' rows with the new events into a
@@ -105,10 +110,10 @@ def merge_statements(batch: str) -> tuple[str, ...]:
     existing = f"SELECT * FROM {state} WHERE order_id IN (SELECT order_id FROM {batch})"  # noqa: S608
     states = f"{existing} UNION ALL BY NAME {_project(batch)}"
     return (
-        f"CREATE OR REPLACE TEMP TABLE order_state_merge AS {_fold(states)}",
-        f"DELETE FROM {state} WHERE order_id IN (SELECT order_id FROM order_state_merge)",  # noqa: S608
-        f"INSERT INTO {state} BY NAME SELECT * FROM order_state_merge",  # noqa: S608
-        "DROP TABLE order_state_merge",
+        f"CREATE OR REPLACE TEMP TABLE {MERGED} AS {_fold(states)}",
+        f"DELETE FROM {state} WHERE order_id IN (SELECT order_id FROM {MERGED})",  # noqa: S608
+        f"INSERT INTO {state} BY NAME SELECT * FROM {MERGED}",  # noqa: S608
+        f"DROP TABLE {MERGED}",
     )
 
 

@@ -421,6 +421,9 @@ TABLES: tuple[Table, ...] = (
 )
 """Every table, in creation order."""
 
+BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+"""Every table by its name."""
+
 
 def ddl() -> tuple[str, ...]:
     """``CREATE TABLE IF NOT EXISTS`` of every table, in :data:`TABLES` order."""

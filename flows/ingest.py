@@ -24,20 +24,25 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 
 from core.config import Settings, load_settings
-from core.db import DatabaseError, fetch_row, open_write, quality_counts
+from core.db import DatabaseError, fetch_row, quality_counts
+from core.layout import Layout, is_legacy, migrate_legacy
 from core.timeutil import Clock, system_clock
 
 from .dataflow import build_flow
-from .prior import DEFAULT_SHARDS
-from .rehydrate import load_prior
+from .publish import Publisher
 from .sink import DuckDBSink, ensure_database
 from .sources import Inputs, JsonLinesSource, Progress, expand_paths
+from .store import Store, open_store
 
-INGEST_FLUSH_EVERY = timedelta(seconds=5)
+INGEST_FLUSH_EVERY = timedelta(seconds=2)
 """Micro-batch bound for file ingest. Each write opens, commits and closes (and so
 checkpoints) the file, ~60-100 ms: fewer, larger batches ingest faster, and
 readers still get in between them. Live flows keep ``build_flow``'s 1 s."""
 INGEST_FLUSH_MAX_DELTAS = 2000
+INGEST_PUBLISH_EVERY = 2.0
+"""Seconds between two publishes during a file ingest, at least (each costs
+~0.1-0.3 s of the writer thread: new Parquet parts and a new views file).
+A live flow publishes every 0.5 s."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,33 +90,38 @@ class PreparedRun:
     repeated: list[tuple[Path, Path]]
 
 
-def counts(db: Path) -> Counts:
-    """Data-quality totals of ``db`` (``core.db.quality_counts``)."""
-    with open_write(db) as con:
-        q = quality_counts(con)
+def counts(con: duckdb.DuckDBPyConnection) -> Counts:
+    """Data-quality totals of the database ``con`` is open on (``core.db.quality_counts``)."""
+    q = quality_counts(con)
     return Counts(
         q["accepted_events"], q["duplicate_events"], q["rejected_events"], q["pending_events"]
     )
 
 
 @contextmanager
-def writer_lock(db: Path) -> Iterator[None]:
-    """Be the only writer of ``db``, whatever name it is reached by.
+def writer_lock(db: Path) -> Iterator[Layout]:
+    """Be the only writer of ``db``, whatever name it is reached by; yields its layout.
+
+    ``db`` is the views file readers open; the writer's store and the
+    published files live in ``<db>.d/`` (``core.layout``). A database written by
+    an earlier release (one plain DuckDB file) is moved into the store first.
 
     Two locks, both ``flock``s that the kernel drops when the process dies (so a
     ``kill -9`` leaves nothing stale behind):
 
-    1. ``<real path>.ingest.lock`` beside the resolved file, held while the
-       database is created (a symlink resolves to the same lock file);
-    2. the database file itself, held for the whole run: a lock on the file's
-       identity (device and inode), so a hard link or any other name for the
-       same file is refused too. DuckDB's own locks are ``fcntl`` record locks,
-       independent of ``flock``, so they are not disturbed and read-only
-       readers are never blocked.
+    1. ``<real path>.ingest.lock`` beside the resolved views file, held while
+       the store is created (a symlink resolves to the same lock file);
+    2. the store file itself, held for the whole run: a lock on the file's
+       identity. DuckDB's own locks are ``fcntl`` record locks, independent of
+       ``flock``, so they are not disturbed.
+
+    A views file without its store beside it (a hard link or a copy of a
+    published file) is refused: its store is elsewhere.
 
     The lock file is removed when the ingest ends.
     """
-    real = db.resolve()
+    layout = Layout(db)
+    real = layout.views
     lock_path = real.with_name(real.name + ".ingest.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     busy = f"another `fpi ingest` or `fpi stream` is writing {db}; wait for it to finish"
@@ -121,13 +131,20 @@ def writer_lock(db: Path) -> Iterator[None]:
         except BlockingIOError:
             raise DatabaseError(busy) from None
         try:
-            ensure_database(real)
-            with real.open("rb") as dbfh:
+            if is_legacy(layout):
+                migrate_legacy(layout)
+            elif real.exists() and not layout.store.exists():
+                raise DatabaseError(
+                    f"{db} is a published view of a database stored elsewhere (its "
+                    f"{layout.dir.name}/ folder is missing): write to the original path"
+                )
+            ensure_database(layout.store)
+            with layout.store.open("rb") as dbfh:
                 try:
                     fcntl.flock(dbfh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     raise DatabaseError(busy) from None
-                yield
+                yield layout
         finally:
             lock_path.unlink(missing_ok=True)
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -135,33 +152,34 @@ def writer_lock(db: Path) -> Iterator[None]:
 
 def prepare_run(
     inputs: list[Path] | Inputs,
-    db: Path,
+    store: Store,
     settings: Settings,
     clock: Clock,
     *,
-    shards: int = DEFAULT_SHARDS,
     chunk_lines: int = 2000,
+    flush_max_deltas: int = INGEST_FLUSH_MAX_DELTAS,
+    publisher: Publisher | None = None,
 ) -> PreparedRun:
-    """Create the database if needed, rebuild state from it and build the flow.
+    """Record the run in the store and build the flow over it.
 
     Runs still marked ``running`` belong to a process that died (the caller
     holds the writer lock, so no other run is alive): they are marked
-    ``interrupted``.
+    ``interrupted``. No state is loaded here: the flow asks the store for
+    what it needs as events arrive (``flows.apply``).
     """
     found = inputs if isinstance(inputs, Inputs) else expand_paths(inputs)
     files = found.files
-    ensure_database(db)
-    prior = load_prior(db, settings, shards)
-    with open_write(db) as con:
-        con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
-        (last,) = fetch_row(con, "SELECT coalesce(max(run_id), 0) FROM ingest_runs")
-        run_id = int(str(last)) + 1
-        con.execute(
-            "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, NULL, 'running')",
-            [run_id, clock(), "\n".join(str(f) for f in files)],
-        )
+    con = store.con
+    con.execute(Publisher.mark_written())
+    con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
+    (last,) = fetch_row(con, "SELECT coalesce(max(run_id), 0) FROM ingest_runs")
+    run_id = int(str(last)) + 1
+    con.execute(
+        "INSERT INTO ingest_runs VALUES (?, ?, NULL, ?, NULL, 'running')",
+        [run_id, clock(), "\n".join(str(f) for f in files)],
+    )
     progress = Progress()
-    sink = DuckDBSink(db)
+    sink = DuckDBSink(store, publisher=publisher)
     source = JsonLinesSource(
         files, run_id, chunk_lines=chunk_lines, progress=progress, stop=sink.stop
     )
@@ -170,9 +188,9 @@ def prepare_run(
         sink,
         settings=settings,
         clock=clock,
-        prior=prior,
+        store=store,
         flush_every=INGEST_FLUSH_EVERY,
-        flush_max_deltas=INGEST_FLUSH_MAX_DELTAS,
+        flush_max_deltas=flush_max_deltas,
     )
     return PreparedRun(flow, run_id, files, progress, sink, found.repeated)
 
@@ -185,7 +203,8 @@ def ingest(
     *,
     on_progress: Callable[[Progress, int | None], None] | None = None,
     on_note: Callable[[str], None] | None = None,
-    shards: int = DEFAULT_SHARDS,
+    chunk_lines: int = 2000,
+    flush_max_deltas: int = INGEST_FLUSH_MAX_DELTAS,
 ) -> IngestSummary:
     """Run the dataflow over ``inputs`` into ``db`` to the end.
 
@@ -193,19 +212,30 @@ def ingest(
     a helper thread while the flow runs (``total_bytes`` is ``None`` when a
     compressed input makes the total unknown). ``on_note(line)`` receives one
     line per notable input problem: a file named twice, a file that could not
-    be read to its end. A database that cannot be written (disk full,
-    read-only) raises ``DatabaseError`` with one line naming the file and the
-    cause; the run is then marked ``failed`` (or, when even that cannot be
-    written, ``interrupted`` by the next run).
+    be read to its end. ``chunk_lines`` and ``flush_max_deltas`` (lines per
+    chunk, chunks per transaction at most) are for tests and benchmarks. A
+    database that cannot be written (disk full, read-only) raises
+    ``DatabaseError`` with one line naming the file and the cause; the run
+    is then marked ``failed`` (or, when even that cannot be written,
+    ``interrupted`` by the next run).
     """
-    with writer_lock(db):
+    with writer_lock(db) as layout, open_store(layout.store) as store:
+        publisher = Publisher(layout, store.con, min_interval=INGEST_PUBLISH_EVERY)
         started = time.perf_counter()
-        before = counts(db)
+        before = counts(store.con)
         found = expand_paths(inputs)
         if on_note is not None:
             for name, same in found.repeated:
                 on_note(f"{name} is the same file as {same}: read once")
-        run = prepare_run(found, db, settings, clock, shards=shards)
+        run = prepare_run(
+            found,
+            store,
+            settings,
+            clock,
+            chunk_lines=chunk_lines,
+            flush_max_deltas=flush_max_deltas,
+            publisher=publisher,
+        )
         total = (
             None
             if any(f.name.endswith(".gz") for f in run.files)
@@ -229,15 +259,18 @@ def ingest(
         gc.disable()
         try:
             run_main(run.flow)
+            run.sink.drain()
             if run.sink.failure is None:
                 status = "done"
         finally:
+            run.sink.drain()
             if gc_was_enabled:
                 gc.enable()
             stop.set()
             if ticker is not None:
                 ticker.join()
-            _finish_run(db, run, status, clock)
+            _finish_run(store, run, status, clock)
+            _publish_last(publisher, status)
         if run.sink.failure is not None:  # the sink stopped the run and says why
             raise DatabaseError(run.sink.failure)
         if on_progress is not None:
@@ -245,13 +278,22 @@ def ingest(
         if on_note is not None:
             for fault in run.progress.faults:
                 on_note(fault)
-        after = counts(db)
+        after = counts(store.con)
         return IngestSummary(
             len(run.files), run.progress.lines_read, time.perf_counter() - started, before, after
         )
 
 
-def _finish_run(db: Path, run: PreparedRun, status: str, clock: Clock) -> None:
+def _publish_last(publisher: Publisher, status: str) -> None:
+    """Publish what the run left staged (readers then see all of it)."""
+    try:
+        publisher.close()
+    except (duckdb.Error, OSError):
+        if status == "done":
+            raise
+
+
+def _finish_run(store: Store, run: PreparedRun, status: str, clock: Clock) -> None:
     """Record how the run ended.
 
     A database that cannot record it keeps ``running``, which the next run turns
@@ -259,12 +301,11 @@ def _finish_run(db: Path, run: PreparedRun, status: str, clock: Clock) -> None:
     every further write in this process.
     """
     try:
-        with open_write(db, wait_seconds=30.0) as con:
-            con.execute(
-                "UPDATE ingest_runs SET finished_at = ?, lines_read = ?, status = ? "
-                "WHERE run_id = ?",
-                [clock(), run.progress.lines_read, status, run.run_id],
-            )
+        store.con.execute(
+            "UPDATE ingest_runs SET finished_at = ?, lines_read = ?, status = ? WHERE run_id = ?",
+            [clock(), run.progress.lines_read, status, run.run_id],
+        )
+        store.con.execute(Publisher.mark_written())
     except (DatabaseError, duckdb.Error):
         if status == "done":
             raise
@@ -277,5 +318,13 @@ def get_flow() -> Dataflow:
     ``FPI_DB``; ``FPI_CONFIG`` as usual. No writer lock is taken: run one at a time.
     """
     inputs = [Path(p) for p in os.environ["FPI_INPUT"].split(os.pathsep)]
-    run = prepare_run(inputs, Path(os.environ["FPI_DB"]), load_settings(), system_clock)
+    layout = Layout(Path(os.environ["FPI_DB"]))
+    if is_legacy(layout):
+        migrate_legacy(layout)
+    ensure_database(layout.store)
+    # held open for the life of the process (Bytewax runs the flow after we return)
+    store = open_store(layout.store).__enter__()
+    run = prepare_run(
+        inputs, store, load_settings(), system_clock, publisher=Publisher(layout, store.con)
+    )
     return run.flow

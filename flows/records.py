@@ -58,6 +58,11 @@ class Delta:
     duplicates: list[tuple[object, ...]] = field(default_factory=list)
     pending_add: list[tuple[object, ...]] = field(default_factory=list)
     pending_remove: list[str] = field(default_factory=list)
+    key: str = ""
+    """The stream key whose chunk produced it."""
+    tag: int = 0
+    """The chunk's number within its key (1, 2, ...): committing the delta of tag
+    ``n`` means every earlier chunk of the key is committed too (one path, in order)."""
 
     def is_empty(self) -> bool:
         """True when the delta writes nothing."""
@@ -152,42 +157,71 @@ def step_of(p: Parsed) -> Step:
     return Step(p.occurred_us, p.seq, ev.event_type, ev.actor_kind == "human", value, ev.event_id)
 
 
-def _detail(p: Parsed) -> str | None:
-    ev = p.event
-    if isinstance(ev, ExceptionTouched):
-        return ev.action
-    if isinstance(ev, ExceptionResolved):
-        return ev.resolution_code
-    if isinstance(ev, ExceptionPaused | ExceptionReopened | ExceptionCancelled):
-        return ev.reason
+_DETAIL: dict[type, str] = {
+    ExceptionTouched: "action",
+    ExceptionResolved: "resolution_code",
+    ExceptionPaused: "reason",
+    ExceptionReopened: "reason",
+    ExceptionCancelled: "reason",
+    ExceptionAssigned: "assignee",
+    ExceptionOpened: "category",
+}
+"""The field an event type's ``detail`` column shows (escalations: see :func:`_detail`)."""
+
+
+def _detail(ev: ExceptionEvent) -> str | None:
     if isinstance(ev, ExceptionEscalated):
         return ev.to_team or ev.reason
-    if isinstance(ev, ExceptionAssigned):
-        return ev.assignee
-    if isinstance(ev, ExceptionOpened):
-        return ev.category
-    return None
+    field = _DETAIL.get(type(ev))
+    return getattr(ev, field) if field is not None else None
 
 
 def event_row(p: Parsed, effective_us: int | None, ingested_us: int) -> tuple[object, ...]:
     """A ``schema.EXCEPTION_EVENTS`` row (order events have no exception and no clamping)."""
     ev = p.event
-    exception_id = ev.exception_id if isinstance(ev, ExceptionEvent) else None
-    order_id = ev.order_id if isinstance(ev, OrderEvent | ExceptionOpened) else None
+    if isinstance(ev, OrderEvent):
+        return order_row(p, ingested_us)
     return (
         ev.event_id,
         ev.event_type,
         p.occurred_us,
         effective_us if effective_us is not None else p.occurred_us,
-        exception_id,
-        order_id,
+        ev.exception_id,
+        ev.order_id if isinstance(ev, ExceptionOpened) else None,
         ev.source_system,
         ev.actor_id,
         ev.actor_kind,
         ev.schema_version,
         ev.owner_team if isinstance(ev, ExceptionAssigned) else None,
         ev.level if isinstance(ev, ExceptionEscalated) else None,
-        _detail(p),
+        _detail(ev),
+        p.source,
+        p.offset,
+        p.seq,
+        p.raw,
+        ingested_us,
+    )
+
+
+def order_row(p: Parsed, ingested_us: int) -> tuple[object, ...]:
+    """The ``schema.EXCEPTION_EVENTS`` row of an order milestone (``p`` holds one)."""
+    ev = p.event
+    assert isinstance(ev, OrderEvent)
+    occurred = p.occurred_us
+    return (
+        ev.event_id,
+        ev.event_type,
+        occurred,
+        occurred,
+        None,
+        ev.order_id,
+        ev.source_system,
+        ev.actor_id,
+        ev.actor_kind,
+        ev.schema_version,
+        None,
+        None,
+        None,
         p.source,
         p.offset,
         p.seq,
@@ -201,28 +235,33 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
     ev = p.event
     if not isinstance(ev, OrderEvent):
         raise TypeError(f"not an order event: {ev.event_type}")
-    site = origin = destination = lane = tier = customer = currency = invoice = None
-    carrier: str | None = None
-    value = value_rep = None
-    promised: int | None = None
-    lines: int | None = None
-    in_full: bool | None = None
     if isinstance(ev, OrderReleased):
-        site, origin, destination, tier = ev.site, ev.origin, ev.destination, ev.customer_tier
-        lane = f"{origin}{LANE_ARROW}{destination}"
-        carrier, customer, value, currency = (
+        origin, destination = ev.origin, ev.destination
+        return (
+            ev.event_id,
+            ev.order_id,
+            ev.event_type,
+            p.occurred_us,
+            p.seq,
+            ev.source_system,
+            ev.site,
+            origin,
+            destination,
+            f"{origin}{LANE_ARROW}{destination}",
             ev.carrier or None,
+            ev.customer_tier,
             ev.customer_id,
             ev.order_value,
             ev.currency,
+            p.value_reporting,
+            to_us(ev.promised_delivery_at),
+            ev.lines,
+            None,
+            None,
         )
-        value_rep, promised, lines = p.value_reporting, to_us(ev.promised_delivery_at), ev.lines
-    elif isinstance(ev, OrderShipped):
-        carrier = ev.carrier or None
-    elif isinstance(ev, OrderDelivered):
-        in_full = ev.in_full
-    elif isinstance(ev, OrderInvoiced):
-        invoice = ev.invoice_id
+    carrier = ev.carrier or None if isinstance(ev, OrderShipped) else None
+    in_full = ev.in_full if isinstance(ev, OrderDelivered) else None
+    invoice = ev.invoice_id if isinstance(ev, OrderInvoiced) else None
     return (
         ev.event_id,
         ev.order_id,
@@ -230,18 +269,18 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
         p.occurred_us,
         p.seq,
         ev.source_system,
-        site,
-        origin,
-        destination,
-        lane,
+        None,
+        None,
+        None,
+        None,
         carrier,
-        tier,
-        customer,
-        value,
-        currency,
-        value_rep,
-        promised,
-        lines,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
         in_full,
         invoice,
     )

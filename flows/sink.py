@@ -1,13 +1,17 @@
-"""The DuckDB sink: one writer, micro-batches in one transaction, idempotent upserts.
+"""The DuckDB sink: one writer, micro-batches in one transaction, then a publish.
 
 All deltas are routed to a single sink partition, so exactly one worker
-writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
-(later rows win per key), then written in one transaction:
+writes, on a thread of its own (:class:`DuckDBSink`), into the writer's
+store (``flows.store``), which stays open for the run. Each micro-batch (the
+deltas the micro-batch step gathered) is merged (later rows win per key),
+then written in one transaction:
 
-* ``exception_events``, ``order_events``, ``exceptions``: insert-or-replace by id
-  (``exceptions`` through ``core.schema``'s SELECT, which computes its rule
-  columns ``met_sla``, ``first_touch_resolution``, ``auto_resolved`` with the
-  ``core.rules`` expressions the KPIs use);
+* ``exception_events``, ``order_events``: plain inserts for the dataflow
+  (its dedupe guarantees new ids; :func:`write_deltas` used elsewhere
+  inserts-or-replaces);
+* ``exceptions``: insert-or-replace by id, through ``core.schema``'s SELECT,
+  which computes its rule columns ``met_sla``, ``first_touch_resolution``,
+  ``auto_resolved`` with the ``core.rules`` expressions the KPIs use;
 * ``exception_versions``: delete-then-insert per exception (the full set);
 * ``order_state``: the batch's order events merged into their orders' rows
   (``core.order_state``; merging an event twice changes nothing);
@@ -17,16 +21,20 @@ writes. Each micro-batch (the deltas ``collect`` gathered, ≤ ~1 s) is merged
 
 Writing the same delta twice therefore changes nothing. Rows are tuples in
 the order of their table's ``columns`` in ``core.schema``, which also gives
-the frames' dtypes and the primary keys ``merge`` uses. The file is opened per
-batch and closed after it, so read-only readers get in between batches; while
-a reader holds the file the writer waits (buffering, never dropping).
+the frames' dtypes and the primary keys ``merge`` uses. After the commit the
+rows it wrote, in their stored form, are staged for the publisher
+(``flows.publish``), which writes them as Parquet behind the views file
+readers open: readers never wait for the writer, nor it for them.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -35,7 +43,9 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from core import order_state, schema
 from core.db import DatabaseError, init_schema, open_write
 
+from .publish import ArrowTable, Publisher
 from .records import Delta
+from .store import Store
 
 
 def frame(table: schema.Table, rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
@@ -94,44 +104,119 @@ def merge(deltas: Sequence[Delta]) -> Delta:
     return out
 
 
-def write_delta(con: duckdb.DuckDBPyConnection, d: Delta) -> None:
-    """Write one merged delta in the current transaction (idempotent)."""
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: object) -> Iterator[None]:
+    """``rows`` (a frame) visible to SQL on ``con`` as ``name`` for the block."""
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> ArrowTable:
+    """The result of ``sql`` as an Arrow table."""
+    return cast(ArrowTable, con.sql(sql).to_arrow_table())
+
+
+Staged = dict[str, ArrowTable]
+"""Rows a commit wrote, by table, in their stored form (what a publish needs)."""
+
+
+def write_delta(con: duckdb.DuckDBPyConnection, d: Delta, *, append: bool = False) -> Staged:
+    """Write one merged delta in the current transaction (idempotent); returns
+    the rows written, by table, as ``flows.publish`` stages them: the new rows
+    of append-only tables (a replayed reject or duplicate is not new), the
+    complete current rows of every key touched in keyed ones.
+
+    ``append``: insert ``exception_events`` and ``order_events`` rows plainly
+    instead of insert-or-replace, for a writer whose dedupe guarantees they
+    are new (the dataflow's); a repeated id then fails the transaction.
+    """
+    new_rows = "INSERT" if append else "INSERT OR REPLACE"
+    staged: Staged = {}
 
     def upsert(
         table: schema.Table,
         rows: Sequence[tuple[object, ...]],
         verb: str = "INSERT OR REPLACE",
+        *,
+        new_only: bool = False,
     ) -> None:
         if not rows:
             return
-        batch = frame(table, rows)  # noqa: F841 - read by DuckDB's replacement scan
+        batch = frame(table, rows)
         # the table's name and SELECT and the verb are constants, never user input
-        con.execute(f"{verb} INTO {table.name} BY NAME {table.insert_from('batch')}")
+        with _registered(con, "batch", batch):
+            if table.rule_when is None and not new_only:
+                out = cast(ArrowTable, batch.to_arrow())
+            else:
+                src = f"({table.insert_from('batch')})"
+                if new_only:  # insert-or-ignore, keeping what was new to publish it
+                    keys = ", ".join(table.key)
+                    src = f"(SELECT * FROM {src} ANTI JOIN {table.name} USING ({keys}))"  # noqa: S608
+                out = _arrow(con, f"SELECT * FROM {src}")  # noqa: S608
+                if out.num_rows == 0:
+                    return
+        with _registered(con, "fresh", out):
+            con.execute(f"{verb} INTO {table.name} BY NAME SELECT * FROM fresh")  # noqa: S608
+        staged[table.name] = out
 
-    upsert(schema.EXCEPTION_EVENTS, d.events)
-    upsert(schema.ORDER_EVENTS, d.order_events)
+    upsert(schema.EXCEPTION_EVENTS, d.events, verb=new_rows)
+    upsert(schema.ORDER_EVENTS, d.order_events, verb=new_rows)
     if d.order_events:
-        batch = frame(schema.ORDER_EVENTS, d.order_events)  # noqa: F841 - read by DuckDB
-        for stmt in order_state.merge_statements("batch"):
-            con.execute(stmt)
+        *merge_stmts, drop = order_state.merge_statements("batch")
+        with _registered(con, "batch", frame(schema.ORDER_EVENTS, d.order_events)):
+            for stmt in merge_stmts:
+                con.execute(stmt)
+        staged[schema.ORDER_STATE.name] = _arrow(
+            con,
+            f"SELECT * FROM {order_state.MERGED}",  # noqa: S608 - a constant
+        )
+        con.execute(drop)
     upsert(schema.EXCEPTIONS, list(d.exceptions.values()))
     if d.versions:
         versions = schema.EXCEPTION_VERSIONS
-        ids = pl.DataFrame({"exception_id": list(d.versions)})  # noqa: F841
-        con.execute(
-            f"DELETE FROM {versions.name} "  # noqa: S608 - a constant
-            "WHERE exception_id IN (SELECT exception_id FROM ids)"
-        )
+        with _registered(con, "ids", pl.DataFrame({"exception_id": list(d.versions)})):
+            con.execute(
+                f"DELETE FROM {versions.name} "  # noqa: S608 - a constant
+                "WHERE exception_id IN (SELECT exception_id FROM ids)"
+            )
         upsert(versions, [r for rows in d.versions.values() for r in rows], verb="INSERT")
-    upsert(schema.REJECTED_EVENTS, d.rejected, verb="INSERT OR IGNORE")
-    upsert(schema.DUPLICATE_EVENTS, d.duplicates, verb="INSERT OR IGNORE")
+    upsert(schema.REJECTED_EVENTS, d.rejected, verb="INSERT", new_only=True)
+    upsert(schema.DUPLICATE_EVENTS, d.duplicates, verb="INSERT", new_only=True)
     if d.pending_remove:
-        gone = pl.DataFrame({"event_id": d.pending_remove})  # noqa: F841
-        con.execute(
-            f"DELETE FROM {schema.PENDING_EVENTS.name} "  # noqa: S608 - a constant
-            "WHERE event_id IN (SELECT event_id FROM gone)"
-        )
+        with _registered(con, "gone", pl.DataFrame({"event_id": d.pending_remove})):
+            con.execute(
+                f"DELETE FROM {schema.PENDING_EVENTS.name} "  # noqa: S608 - a constant
+                "WHERE event_id IN (SELECT event_id FROM gone)"
+            )
     upsert(schema.PENDING_EVENTS, d.pending_add)
+    return staged
+
+
+def commit_delta(
+    con: duckdb.DuckDBPyConnection,
+    merged: Delta,
+    *,
+    append: bool = False,
+    also: Sequence[str] = (),
+) -> Staged:
+    """Write ``merged`` in one transaction on ``con`` (rolled back on any error),
+    running the statements ``also`` in it too; returns what it wrote."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        staged = write_delta(con, merged, append=append)
+        for stmt in also:
+            con.execute(stmt)
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed COMMIT has already ended the transaction: keep its error
+        raise
+    return staged
 
 
 def write_deltas(path: Path, deltas: Sequence[Delta]) -> None:
@@ -140,16 +225,16 @@ def write_deltas(path: Path, deltas: Sequence[Delta]) -> None:
     if merged.is_empty():
         return
     with open_write(path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            write_delta(con, merged)
-            con.execute("COMMIT")
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # a failed COMMIT has already ended the transaction: keep its error
-            raise
+        commit_delta(con, merged)
+
+
+def committed_tags(deltas: Sequence[Delta]) -> dict[str, int]:
+    """The highest chunk tag of each stream key among ``deltas``."""
+    tags: dict[str, int] = {}
+    for d in deltas:
+        if d.tag > tags.get(d.key, 0):
+            tags[d.key] = d.tag
+    return tags
 
 
 def ensure_database(path: Path) -> None:
@@ -174,33 +259,46 @@ class _Partition(StatefulSinkPartition[list[Delta], None]):
         self._sink = sink
 
     def write_batch(self, values: list[list[Delta]]) -> None:
-        sink = self._sink
-        if sink.failure is not None:
-            return  # the run has failed: what is still in flight is not written
-        try:
-            write_deltas(sink.path, [d for batch in values for d in batch])
-        except (duckdb.Error, OSError, DatabaseError) as exc:
-            # Not raised into Bytewax (that is a panic with a page of Rust
-            # backtrace): the source sees ``stop`` and ends the flow instead.
-            sink.failure = describe_write_error(sink.path, exc)
-            sink.stop.set()
+        self._sink.submit([d for batch in values for d in batch])
 
     def snapshot(self) -> None:
         return None
 
+    def close(self) -> None:
+        self._sink.drain()
+
 
 class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
-    """Single-partition sink writing micro-batches of deltas to a DuckDB file.
+    """Single-partition sink writing micro-batches of deltas to the writer's store.
+
+    The writes run on a thread of their own (DuckDB works without the GIL, so
+    a commit overlaps with parsing the next chunks: both cores work); at most
+    ``QUEUE_BATCHES`` micro-batches wait for it, then the flow waits (never
+    drops). After each commit the thread stages the rows for the publisher
+    (``flows.publish``), publishes when one is due, and raises
+    ``store.committed`` to the highest chunk tag of each stream key it wrote
+    (the applier then lets go of that state).
 
     When a write fails (the transaction is rolled back, so the file stays
     consistent) ``failure`` holds one line for the user, ``stop`` is set so that
     a source watching it ends the run, and later batches are not written.
+    :meth:`drain` waits for everything submitted (the run calls it at the end).
     """
 
-    def __init__(self, path: Path, stop: threading.Event | None = None) -> None:
-        self.path = path
+    QUEUE_BATCHES = 2
+
+    def __init__(
+        self,
+        store: Store,
+        stop: threading.Event | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
         self.stop = stop or threading.Event()
         self.failure: str | None = None
+        self._queue: queue.Queue[list[Delta] | None] = queue.Queue(self.QUEUE_BATCHES)
+        self._thread: threading.Thread | None = None
 
     def list_parts(self) -> list[str]:
         return ["duckdb"]
@@ -210,3 +308,44 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
         return _Partition(self)
+
+    def submit(self, deltas: list[Delta]) -> None:
+        """Queue one micro-batch for the writer thread (waits while it is full)."""
+        if self.failure is not None:
+            return  # the run has failed: what is still in flight is not written
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fpi-writer", daemon=True)
+            self._thread.start()
+        self._queue.put(deltas)
+
+    def drain(self) -> None:
+        """Wait until every submitted batch is written (or the writer failed)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while (deltas := self._queue.get()) is not None:
+            if self.failure is None:
+                self._write(deltas)
+
+    def _write(self, deltas: list[Delta]) -> None:
+        store, publisher = self.store, self.publisher
+        try:
+            merged = merge(deltas)
+            if not merged.is_empty():
+                also = (publisher.mark_written(),) if publisher is not None else ()
+                staged = commit_delta(store.con, merged, append=True, also=also)
+                if publisher is not None:
+                    for name, rows in staged.items():
+                        publisher.stage(schema.BY_NAME[name], rows)
+            if publisher is not None:
+                publisher.maybe_publish()
+        except (duckdb.Error, OSError, DatabaseError) as exc:
+            # Not raised into Bytewax (that is a panic with a page of Rust
+            # backtrace): the source sees ``stop`` and ends the flow instead.
+            self.failure = describe_write_error(store.path, exc)
+            self.stop.set()
+            return
+        store.committed.update(committed_tags(deltas))

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from core.db import init_schema
+from core.layout import Layout
 from core.order_state import REBUILD_SQL
 from metrics.query import Window, compute
 from tests.streams import T0, ev, ingest_events, iso, opened, released, table
@@ -77,7 +78,7 @@ def test_state_is_the_fold_of_the_events_whatever_the_arrival(tmp_path: Path, se
     one = _ingest_in_runs(tmp_path / "one", events, 1)
     split = _ingest_in_runs(tmp_path / "split", shuffled, 4)  # merges into existing rows
     assert table(one, STATE_NO_SEQ).rows() == table(split, STATE_NO_SEQ).rows()
-    con = duckdb.connect(str(split))
+    con = duckdb.connect(str(Layout(split).store))  # the writer's store
     try:
         before = con.sql(STATE).pl().rows()
         con.execute("DELETE FROM order_state")
@@ -90,7 +91,7 @@ def test_state_is_the_fold_of_the_events_whatever_the_arrival(tmp_path: Path, se
 def test_a_database_without_order_state_is_backfilled(tmp_path: Path) -> None:
     db = _ingest_in_runs(tmp_path, order_stream(random.Random(5)), 1)
     before = table(db, STATE).rows()
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(Layout(db).store))  # the writer's store
     try:
         con.execute("DROP TABLE order_state")
         init_schema(con)

@@ -253,10 +253,15 @@ def sample_db() -> Path:
 
 
 def copy_db(src: Path, dest_dir: Path) -> Path:
-    """A private copy of a database (for tests that write to it)."""
+    """A private copy of a database (for tests that write to it): the views
+    file and its ``.d`` folder (the store and the published files; the copy's
+    views point at the original's files until its first write re-points them)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / src.name
     shutil.copy2(src, dest)
+    folder = src.with_name(src.name + ".d")
+    if folder.is_dir():
+        shutil.copytree(folder, dest.with_name(dest.name + ".d"))
     wal = src.with_name(src.name + ".wal")
     if wal.exists():
         shutil.copy2(wal, dest.with_name(dest.name + ".wal"))

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic_core import TzInfo
 
 from core.config import Settings, load_settings
-from core.contract import MAX_INT32
+from core.contract import MAX_INT32, MODELS
 from core.timeutil import to_us
 from flows.fast_parse import FAST_VALIDATOR, epoch_us, fast_schema, parse_chunk_fast
 from flows.parse import BOM, Parsed, Rejected, parse_line
@@ -854,12 +854,23 @@ def valid_events(draw: st.DrawFn) -> bytes:
     for name, values in optional.items():
         if draw(st.booleans()):
             obj[name] = draw(values)
-    extra = draw(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3))
+    # unknown fields only: a known one (say ``actor``) with a random value is not valid
+    unknown = st.text(max_size=8).filter(lambda k: k not in CONTRACT_FIELDS)
+    extra = draw(st.dictionaries(unknown, JSON_VALUES, max_size=3))
     for key, value in extra.items():
         obj.setdefault(key, value)
     keys = list(obj)
     order = draw(st.permutations(keys))
     return line({k: obj[k] for k in order})
+
+
+CONTRACT_FIELDS = frozenset(
+    name
+    for model in MODELS.values()
+    for field_name, f in model.model_fields.items()
+    for name in (field_name, f.alias)
+    if name
+)
 
 
 @SLOW

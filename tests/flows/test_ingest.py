@@ -15,6 +15,7 @@ import pytest
 
 from core.config import load_settings
 from core.db import DatabaseError
+from core.layout import Layout
 from flows.ingest import ingest, writer_lock
 from tests.streams import T0, ev, fixed_clock, opened, table, write_jsonl
 
@@ -135,7 +136,7 @@ def test_a_killed_run_is_marked_interrupted_by_the_next(tmp_path: Path) -> None:
     ingest([f], db, load_settings(), fixed_clock)
     import duckdb
 
-    con = duckdb.connect(str(db))  # what a run killed by kill -9 leaves behind
+    con = duckdb.connect(str(Layout(db).store))  # what a run killed by kill -9 leaves behind
     con.execute("UPDATE ingest_runs SET status = 'running', finished_at = NULL")
     con.close()
     ingest([f], db, load_settings(), fixed_clock)
@@ -146,24 +147,32 @@ def test_a_killed_run_is_marked_interrupted_by_the_next(tmp_path: Path) -> None:
 
 
 def test_a_second_writer_is_refused_by_any_name(tmp_path: Path) -> None:
+    """The lock is on the store's identity: a symlink resolves to it; a hard
+    link (or copy) of the published views file has no store beside it."""
     db = tmp_path / "real.duckdb"
     other = tmp_path / "elsewhere"
     other.mkdir()
     (other / "sym.duckdb").symlink_to(db)
+    ingest(
+        [write_jsonl(tmp_path / "a.jsonl", [opened("X-1", T0)])], db, load_settings(), fixed_clock
+    )
+    os.link(db, other / "hard.duckdb")
     with writer_lock(db):
-        os.link(db, other / "hard.duckdb")  # the database exists once the lock is held
-        for name in (db, other / "sym.duckdb", other / "hard.duckdb"):
+        for name in (db, other / "sym.duckdb"):
             with pytest.raises(DatabaseError, match="another `fpi ingest`"):
                 with writer_lock(name):
                     pass
+    with pytest.raises(DatabaseError, match="stored elsewhere"):
+        with writer_lock(other / "hard.duckdb"):
+            pass
 
 
 def test_a_second_writer_in_another_process_is_refused(tmp_path: Path) -> None:
-    """The lock is the kernel's, across processes, for a hard link too."""
+    """The lock is the kernel's, across processes, for another name too."""
     db = tmp_path / "real.duckdb"
     f = write_jsonl(tmp_path / "a.jsonl", [opened("X-1", T0)])
     with writer_lock(db):
-        os.link(db, tmp_path / "hard.duckdb")
+        (tmp_path / "sym.duckdb").symlink_to(db)
         r = subprocess.run(
             [
                 sys.executable,
@@ -172,7 +181,7 @@ def test_a_second_writer_in_another_process_is_refused(tmp_path: Path) -> None:
                 "ingest",
                 str(f),
                 "--db",
-                str(tmp_path / "hard.duckdb"),
+                str(tmp_path / "sym.duckdb"),
             ],
             capture_output=True,
             text=True,
@@ -232,7 +241,11 @@ def test_a_full_disk_is_one_line_and_the_run_is_marked_failed(tmp_path: Path) ->
         k = _fpi("kpis", "--db", str(db), "--format", "json")
         assert k.returncode == 0, k.stderr
         assert table(db, "SELECT count(*) FROM exceptions").item() == 50
-        statuses = table(db, "SELECT status FROM ingest_runs ORDER BY run_id")["status"].to_list()
+        # readers see the last publish (the first run); the store holds the failed run
+        store = Layout(db).store
+        statuses = table(store, "SELECT status FROM ingest_runs ORDER BY run_id")[
+            "status"
+        ].to_list()
         assert statuses[0] == "done" and statuses[1] in ("failed", "running")
 
 

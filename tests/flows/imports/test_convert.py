@@ -247,7 +247,7 @@ def test_the_lifecycle_in_duckdb(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ("HM-E", "open", "L2", 1, 0, 1, None),
     ]
     # staged events (and their lock) are removed; importing again is a replay: nothing changes
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hm.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hm.duckdb", "hm.duckdb.d"]
     assert main(["import", str(CSV), "--mapping", str(TOML), "--db", str(db), "--quiet"]) == 0
     again = capsys.readouterr().out.splitlines()[1]
     assert "accepted 31 (+0), duplicates 0 (+0), rejected 0 (+0), pending 0 (+0)" in again

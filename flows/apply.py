@@ -1,0 +1,300 @@
+"""The state of one stream key, applied chunk by chunk: dedupe, lifecycle,
+held follow-ups, order milestones and rejects — one :class:`Delta` per chunk.
+
+Memory holds only what a stream needs hot (``kpis.md`` rules unchanged):
+
+* ``recent``: the position of every event id applied and not yet committed;
+  ids the sink has committed leave it, and are found again by the event-id
+  filter plus an index lookup in the store (:mod:`flows.store`);
+* ``hot``: the opened facts and follow-up steps of each exception in memory.
+  Open (and paused) exceptions stay; a resolved or cancelled one leaves once
+  the sink has committed its last change, and is loaded back from the store
+  the next time one of its events arrives — a late event for an exception
+  closed months ago costs one indexed lookup of its events, then applies
+  exactly as if it had stayed;
+* ``held``: follow-ups waiting for their ``exception.opened`` (also in
+  ``pending_events``; they leave memory once committed, like closed exceptions).
+
+Without a store (tests with ``TestingSink``) nothing is ever committed, so
+everything stays in memory: the same results from the same events.
+
+Ordering: events of a chunk are applied in arrival order; the first
+``exception.opened`` to arrive for an id wins, a second one (new
+``event_id``) is rejected ``duplicate_open``. Lifecycle derivation
+(``flows.lifecycle``) is by event time, so arrival order changes nothing else.
+
+Every row of a chunk is stamped with one time (``ingested_at``,
+``received_at``): the injected clock, never earlier than the previous stamp,
+so the filters' watermark (:mod:`flows.idfilter`) holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.config import Settings
+from core.contract import ORDER_EVENT_TYPES
+from core.timeutil import Clock, to_us
+
+from .idfilter import IdFilter
+from .lifecycle import CANCELLED, OPENED, RESOLVED, Step, derive, effective_time
+from .parse import Parsed, Rejected
+from .records import (
+    Delta,
+    OpenedInfo,
+    event_row,
+    exception_row,
+    order_event_row,
+    order_row,
+    pending_row,
+    rejected_row,
+    step_of,
+    version_rows,
+)
+from .store import EVENT_IDS, EXCEPTION_IDS, Store
+
+SAVE_FILTERS_EVERY = 500
+"""Chunks between two saves of the filters (and one at the end of input)."""
+
+Position = tuple[str, int]
+
+
+@dataclass(slots=True)
+class _Hot:
+    info: OpenedInfo
+    steps: list[Step]
+    tag: int = 0
+    """The chunk that last changed it."""
+
+
+@dataclass(slots=True)
+class Applier:
+    """State of one stream key (all of ``fpi ingest``; one Kafka partition live)."""
+
+    key: str
+    settings: Settings
+    clock: Clock
+    store: Store | None = None
+    tag: int = 0
+    stamp_us: int = 0
+    recent: dict[str, Position] = field(default_factory=dict)
+    hot: dict[str, _Hot] = field(default_factory=dict)
+    held: dict[str, list[Parsed]] = field(default_factory=dict)
+    _held_tag: dict[str, int] = field(default_factory=dict)
+    _recent_log: deque[tuple[int, list[str]]] = field(default_factory=deque)
+    _closing: deque[tuple[int, str]] = field(default_factory=deque)
+    _held_log: deque[tuple[int, str]] = field(default_factory=deque)
+    _filters: dict[str, IdFilter] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            for name in (EVENT_IDS, EXCEPTION_IDS):
+                self._filters[name] = self.store.load_filter(name)
+            self.stamp_us = self.store.filter_watermark()
+
+    # -- the chunk -----------------------------------------------------------
+
+    def apply(self, events: list[Parsed], rejected: list[Rejected]) -> Delta:
+        """Apply one chunk's parsed events and parse rejects."""
+        self._forget_committed()
+        self.tag += 1
+        self.stamp_us = max(to_us(self.clock()), self.stamp_us)
+        stamp = self.stamp_us
+        delta = Delta(key=self.key, tag=self.tag)
+        delta.rejected.extend(rejected_row(r, stamp) for r in rejected)
+        fresh = self._dedupe(events, delta)
+        exception_events: list[Parsed] = []
+        for p in fresh:
+            if p.event.event_type in ORDER_EVENT_TYPES:
+                delta.events.append(order_row(p, stamp))
+                delta.order_events.append(order_event_row(p))
+            else:
+                exception_events.append(p)
+        if exception_events:
+            self._lifecycle(exception_events, delta)
+        if self.store is not None and self.tag % SAVE_FILTERS_EVERY == 0:
+            self.save_filters()
+        return delta
+
+    def save_filters(self) -> None:
+        """Save both filters with the current stamp as their watermark."""
+        if self.store is not None:
+            for name, f in self._filters.items():
+                self.store.save_filter(f, name, self.stamp_us)
+
+    # -- dedupe --------------------------------------------------------------
+
+    def _dedupe(self, events: list[Parsed], delta: Delta) -> list[Parsed]:
+        """First sightings of ``events``; repeats at another position become
+        ``duplicate_events`` rows, repeats at the same position (a replayed line)
+        are dropped silently."""
+        recent = self.recent
+        stored: dict[str, Position] = {}
+        new_ids: list[str] = []
+        hashes = np.empty(0, dtype=np.uint64)
+        eids = [p.event.event_id for p in events]
+        if self.store is not None:
+            new_ids = list(dict.fromkeys(e for e in eids if e not in recent))
+            hashes = self.store.hashes(new_ids)
+            maybe = self._filters[EVENT_IDS].maybe(hashes)
+            probe = [i for i, m in zip(new_ids, maybe.tolist(), strict=True) if m]
+            stored = self.store.positions(probe)
+        fresh: list[Parsed] = []
+        applied: list[str] = []
+        for p, eid in zip(events, eids, strict=True):
+            pos = recent.get(eid) or stored.get(eid)
+            if pos is None:
+                recent[eid] = (p.source, p.offset)
+                applied.append(eid)
+                fresh.append(p)
+            elif pos != (p.source, p.offset):
+                delta.duplicates.append((p.source, p.offset, eid, p.raw, self.stamp_us))
+        if applied:
+            self._recent_log.append((self.tag, applied))
+        if self.store is not None and new_ids:
+            f = self._filters[EVENT_IDS]
+            index = {eid: i for i, eid in enumerate(new_ids)}
+            f.add(hashes[[index[e] for e in applied]] if applied else hashes[:0])
+            if f.full:
+                self._filters[EVENT_IDS] = self._rebuilt(EVENT_IDS, f.count, list(recent))
+        return fresh
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def _load(self, events: list[Parsed]) -> None:
+        """Bring into memory the stored state of the batch's exceptions that are
+        not in memory and that the exception-id filter cannot rule out."""
+        if self.store is None:
+            return
+        missing = list(
+            dict.fromkeys(
+                xid
+                for p in events
+                if (xid := p.exception_id) not in self.hot and xid not in self.held
+            )
+        )
+        if not missing:
+            return
+        maybe = self._filters[EXCEPTION_IDS].maybe(self.store.hashes(missing))
+        ask = [x for x, m in zip(missing, maybe.tolist(), strict=True) if m]
+        if not ask:
+            return
+        loaded = self.store.load_exceptions(ask, self.settings)
+        # Loaded state leaves memory again once this chunk is committed, unless
+        # the chunk changes it (then the usual rules apply).
+        for xid, info in loaded.opened.items():
+            self.hot[xid] = _Hot(info, loaded.steps[xid], self.tag)
+            self._closing.append((self.tag, xid))
+        for xid, held in loaded.held.items():
+            self.held[xid] = held
+            self._held_tag[xid] = self.tag
+            self._held_log.append((self.tag, xid))
+
+    def _lifecycle(self, batch: list[Parsed], delta: Delta) -> None:
+        self._load(batch)
+        stamp = self.stamp_us
+        changed: set[str] = set()
+        new_xids: list[str] = []
+        for p in batch:
+            xid = p.exception_id
+            hot = self.hot.get(xid)
+            if p.event.event_type == OPENED:
+                if hot is not None:
+                    reject = Rejected(
+                        p.source,
+                        p.offset,
+                        p.raw,
+                        "duplicate_open",
+                        f"exception {xid} was already opened by event {hot.info.event_id}",
+                        p.event.event_id,
+                        p.event.event_type,
+                    )
+                    delta.rejected.append(rejected_row(reject, stamp))
+                    continue
+                info = OpenedInfo.from_parsed(p, self.settings)
+                hot = self.hot[xid] = _Hot(info, [])
+                new_xids.append(xid)
+                delta.events.append(event_row(p, p.occurred_us, stamp))
+                changed.add(xid)
+                for held in self.held.pop(xid, ()):
+                    self._accept(held, hot, delta)
+                    delta.pending_remove.append(held.event.event_id)
+                self._held_tag.pop(xid, None)
+            elif hot is not None:
+                self._accept(p, hot, delta)
+                changed.add(xid)
+            else:
+                if xid not in self.held:
+                    new_xids.append(xid)
+                self.held.setdefault(xid, []).append(p)
+                self._held_tag[xid] = self.tag
+                self._held_log.append((self.tag, xid))
+                delta.pending_add.append(pending_row(p, stamp))
+        for xid in changed:
+            hot = self.hot[xid]
+            info, steps = hot.info, hot.steps
+            derived = derive(info.opened_us, steps)
+            last_event = max((s.occurred_us for s in steps), default=info.opened_us)
+            last_event = max(last_event, info.opened_us)
+            delta.exceptions[xid] = exception_row(info, derived, len(steps) + 1, last_event)
+            delta.versions[xid] = version_rows(xid, derived.versions)
+            hot.tag = self.tag
+            if derived.final.status in (RESOLVED, CANCELLED):
+                self._closing.append((self.tag, xid))
+        if self.store is not None and new_xids:
+            f = self._filters[EXCEPTION_IDS]
+            f.add(self.store.hashes(new_xids))
+            if f.full:
+                pending = [*self.hot, *self.held]
+                self._filters[EXCEPTION_IDS] = self._rebuilt(EXCEPTION_IDS, f.count, pending)
+
+    def _rebuilt(self, name: str, count: int, uncommitted: list[str]) -> IdFilter:
+        """A bigger filter of every stored id plus ``uncommitted`` ones (in
+        memory, possibly not yet in the store: they must stay covered after
+        they leave memory)."""
+        assert self.store is not None
+        f = self.store.rebuild_filter(name, count)
+        f.add(self.store.hashes(uncommitted))
+        return f
+
+    def _accept(self, p: Parsed, hot: _Hot, delta: Delta) -> None:
+        hot.steps.append(step_of(p))
+        delta.events.append(
+            event_row(p, effective_time(p.occurred_us, hot.info.opened_us), self.stamp_us)
+        )
+
+    # -- memory --------------------------------------------------------------
+
+    def _forget_committed(self) -> None:
+        """Let go of what the sink has committed and the store can give back."""
+        if self.store is None:
+            return
+        done = self.store.committed.get(self.key, 0)
+        log = self._recent_log
+        recent = self.recent
+        while log and log[0][0] <= done:
+            for eid in log.popleft()[1]:
+                recent.pop(eid, None)
+        closing = self._closing
+        while closing and closing[0][0] <= done:
+            tag, xid = closing.popleft()
+            hot = self.hot.get(xid)
+            if hot is not None and hot.tag == tag:
+                del self.hot[xid]
+        held_log = self._held_log
+        while held_log and held_log[0][0] <= done:
+            tag, xid = held_log.popleft()
+            if self._held_tag.get(xid) == tag:
+                del self._held_tag[xid]
+                self.held.pop(xid, None)
+
+    def memory(self) -> dict[str, int]:
+        """How many entries each in-memory structure holds (for progress and benchmarks)."""
+        return {
+            "recent_ids": len(self.recent),
+            "hot_exceptions": len(self.hot),
+            "held_exceptions": len(self.held),
+        }
