@@ -67,7 +67,7 @@ class _Hot:
     info: OpenedInfo
     steps: list[Step]
     tag: int = 0
-    """The chunk that last changed it."""
+    """The chunk that last changed it (negated: loaded by that chunk, unchanged)."""
 
 
 @dataclass(slots=True)
@@ -91,6 +91,7 @@ class Applier:
 
     def __post_init__(self) -> None:
         if self.store is not None:
+            self.store.claim(self.key)
             for name in (EVENT_IDS, EXCEPTION_IDS):
                 self._filters[name] = self.store.load_filter(name)
             self.stamp_us = self.store.filter_watermark()
@@ -184,10 +185,11 @@ class Applier:
             return
         loaded = self.store.load_exceptions(ask, self.settings)
         # Loaded state leaves memory again once this chunk is committed, unless
-        # the chunk changes it (then the usual rules apply).
+        # the chunk changes it (then the usual rules apply): a loaded entry's
+        # tag is the chunk's, negated, until a change sets it.
         for xid, info in loaded.opened.items():
-            self.hot[xid] = _Hot(info, loaded.steps[xid], self.tag)
-            self._closing.append((self.tag, xid))
+            self.hot[xid] = _Hot(info, loaded.steps[xid], -self.tag)
+            self._closing.append((-self.tag, xid))
         for xid, held in loaded.held.items():
             self.held[xid] = held
             self._held_tag[xid] = self.tag
@@ -279,7 +281,7 @@ class Applier:
             for eid in log.popleft()[1]:
                 recent.pop(eid, None)
         closing = self._closing
-        while closing and closing[0][0] <= done:
+        while closing and abs(closing[0][0]) <= done:
             tag, xid = closing.popleft()
             hot = self.hot.get(xid)
             if hot is not None and hot.tag == tag:

@@ -123,7 +123,7 @@ class IdFilter:
             f"INSERT OR REPLACE INTO {FILTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
             [
                 name,
-                duckdb.__version__,
+                ENGINE,
                 self.capacity,
                 self.count,
                 watermark_us,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
@@ -111,7 +111,10 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: object) -> Iter
     try:
         yield
     finally:
-        con.unregister(name)
+        try:
+            con.unregister(name)
+        except duckdb.Error:
+            pass  # an aborted transaction refuses it: keep the error that aborted it
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> ArrowTable:
@@ -244,14 +247,17 @@ def ensure_database(path: Path) -> None:
         init_schema(con)
 
 
+def _cause(exc: BaseException) -> str:
+    """The first line of what went wrong."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def describe_write_error(path: Path, exc: BaseException) -> str:
     """One line naming the file and the cause of a failed write (disk full, read-only)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        cause = exc.strerror
-    else:
-        lines = str(exc).strip().splitlines()
-        cause = lines[0] if lines else type(exc).__name__
-    return f"cannot write database {path}: {cause} (nothing of the failed batch was kept)"
+    return f"cannot write database {path}: {_cause(exc)} (nothing of the failed batch was kept)"
 
 
 class _Partition(StatefulSinkPartition[list[Delta], None]):
@@ -297,6 +303,8 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
         self.publisher = publisher
         self.stop = stop or threading.Event()
         self.failure: str | None = None
+        self.error: BaseException | None = None
+        """What ended the writer thread unexpectedly (for ``FPI_DEBUG``)."""
         self._queue: queue.Queue[list[Delta] | None] = queue.Queue(self.QUEUE_BATCHES)
         self._thread: threading.Thread | None = None
 
@@ -316,19 +324,57 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="fpi-writer", daemon=True)
             self._thread.start()
-        self._queue.put(deltas)
+        self._put(deltas)
+
+    def _put(self, item: list[Delta] | None) -> None:
+        """Queue ``item``, never waiting on a writer thread that has ended."""
+        thread = self._thread
+        while thread is not None and thread.is_alive():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     def drain(self) -> None:
-        """Wait until every submitted batch is written (or the writer failed)."""
+        """Wait until every submitted batch is written (or the writer failed);
+        the writer publishes what is left before it ends."""
         if self._thread is not None:
-            self._queue.put(None)
+            self._put(None)
             self._thread.join()
             self._thread = None
 
     def _run(self) -> None:
-        while (deltas := self._queue.get()) is not None:
-            if self.failure is None:
-                self._write(deltas)
+        try:
+            while (deltas := self._queue.get()) is not None:
+                if self.failure is None:
+                    self._write(deltas)
+            if self.failure is None and self.publisher is not None:
+                self._publish(self.publisher.close)
+        except Exception as exc:  # noqa: BLE001 - a dead writer must stop the run, with a reason
+            self.error = exc
+            self.failure = f"the database writer failed: {type(exc).__name__}: {_cause(exc)}"
+            self.stop.set()
+        finally:
+            while True:  # let a producer blocked on the queue go on (and stop)
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _publish(self, publish: Callable[[], object]) -> bool:
+        """Run one publish step; a failure stops the run with one line (the
+        committed data stays in the store and is published by the next run)."""
+        try:
+            publish()
+        except (duckdb.Error, OSError, DatabaseError) as exc:
+            self.failure = (
+                f"cannot publish database {self.store.path}: {_cause(exc)} (what was "
+                "committed is kept in the store and published by the next run)"
+            )
+            self.stop.set()
+            return False
+        return True
 
     def _write(self, deltas: list[Delta]) -> None:
         store, publisher = self.store, self.publisher
@@ -340,12 +386,12 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
                 if publisher is not None:
                     for name, rows in staged.items():
                         publisher.stage(schema.BY_NAME[name], rows)
-            if publisher is not None:
-                publisher.maybe_publish()
         except (duckdb.Error, OSError, DatabaseError) as exc:
             # Not raised into Bytewax (that is a panic with a page of Rust
             # backtrace): the source sees ``stop`` and ends the flow instead.
             self.failure = describe_write_error(store.path, exc)
             self.stop.set()
+            return
+        if publisher is not None and not self._publish(publisher.maybe_publish):
             return
         store.committed.update(committed_tags(deltas))

@@ -106,8 +106,21 @@ class Store:
         self.con = con
         self.path = path
         self.committed: dict[str, int] = {}
+        self._key: str | None = None
         self._lookup = con.cursor()
         self._lock = threading.Lock()
+
+    def claim(self, key: str) -> None:
+        """Be the store of the stream key ``key``'s state (its commits restart at 0).
+
+        One stream key per store: the dedupe state (uncommitted ids, filters)
+        is per applier, so two keys writing one store could each take the
+        same event id for new. A second key is refused.
+        """
+        if self._key is not None and self._key != key:
+            raise RuntimeError(f"one stream key per store: {self._key!r} is here, not {key!r}")
+        self._key = key
+        self.committed[key] = 0
 
     # -- lookups -------------------------------------------------------------
 

@@ -191,3 +191,27 @@ def test_a_new_run_finds_what_earlier_runs_stored(tmp_path: Path) -> None:
     ingest([second], db, load_settings(), lambda: later)
     assert table(db, "SELECT reason FROM rejected_events").rows() == [("duplicate_open",)]
     assert table(db, "SELECT event_id FROM duplicate_events").rows() == [("a4",)]
+
+
+def test_a_loaded_exception_that_a_late_event_reopens_stays_in_memory(tmp_path: Path) -> None:
+    db = tmp_path / "fpi.duckdb"
+    ensure_database(db)
+    with open_store(db) as store:
+        a = Applier("k", load_settings(), fixed_clock, store)
+        resolved = ev("exception.resolved", "X-1", T0 + H, eid="r1", resolution_code="ok")
+        _commit(store, a, _parsed([opened("X-1", T0, eid="o1"), resolved]))
+        _commit(store, a, _parsed([opened("X-2", T0, eid="o2")], first=5))
+        assert "X-1" not in a.hot
+        reopen = ev("exception.reopened", "X-1", T0 + 9 * H, eid="re1")
+        _commit(store, a, _parsed([reopen], first=9))  # loaded, changed: open again
+        _commit(store, a, _parsed([opened("X-3", T0, eid="o3")], first=12))
+        assert "X-1" in a.hot  # open: stays, like any open exception
+
+
+def test_one_store_serves_one_stream_key(tmp_path: Path) -> None:
+    db = tmp_path / "fpi.duckdb"
+    ensure_database(db)
+    with open_store(db) as store:
+        Applier("a", load_settings(), fixed_clock, store)
+        with pytest.raises(RuntimeError, match="one stream key per store"):
+            Applier("b", load_settings(), fixed_clock, store)
