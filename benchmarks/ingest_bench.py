@@ -172,6 +172,13 @@ def drop_db(db: Path) -> None:
             p.unlink()
 
 
+def copy_db(db: Path, copy: Path) -> None:
+    """A copy of a database: its views file and its ``.d`` folder (store and parts)."""
+    drop_db(copy)
+    shutil.copy2(db, copy)
+    shutil.copytree(db.with_name(db.name + ".d"), copy.with_name(copy.name + ".d"))
+
+
 def fpi_ingest(stream: Path, db: Path) -> tuple[float, float]:
     seconds, rss, _ = timed_process([*FPI, "ingest", str(stream), "--db", str(db), "--quiet"])
     return seconds, rss
@@ -303,15 +310,14 @@ def incremental(work: Path, repeats: int, quick: bool) -> dict[str, float]:
         f = work / f"hist-{name}.jsonl"
         f.write_bytes(b"".join(part))
         db = work / f"hist-{name}.duckdb"
-        if not db.exists():
-            fpi_ingest(f, db)
+        drop_db(db)
+        fpi_ingest(f, db)
         dbs[name] = db
     results: dict[str, list[tuple[float, float]]] = {"small": [], "big": []}
     for _ in range(repeats):
         for name, db in dbs.items():
             copy = work / f"copy-{name}.duckdb"
-            drop_db(copy)
-            shutil.copytree(db.with_name(db.name + ".d"), copy.with_name(copy.name + ".d"))
+            copy_db(db, copy)
             results[name].append(fpi_ingest(work / "new.jsonl", copy))
             drop_db(copy)
     out = {
@@ -389,6 +395,86 @@ def memory(work: Path, sizes: list[int]) -> list[dict[str, float]]:
     return rows
 
 
+def state_bytes(n: int = 5000, follow_ups: int = 4) -> float:
+    """Python memory the applier holds per open exception (tracemalloc): its
+    opened facts and compact follow-up steps, after commits let go of ids."""
+    import gc
+    import json as _json
+    import tracemalloc
+    from datetime import timedelta
+
+    from core.config import load_settings
+    from core.timeutil import to_us
+    from flows.apply import Applier
+    from flows.parse import Parsed, parse_line
+
+    settings = load_settings()
+    t0 = datetime(2026, 5, 4, 8, tzinfo=UTC)
+    now = to_us(datetime(2026, 6, 1, tzinfo=UTC))
+    chunks: list[list[Parsed]] = []
+    for k in range(0, n, 500):
+        chunk: list[Parsed] = []
+        for i in range(k, k + 500):
+            x = f"EXC-{i:07d}"
+            lines = [
+                {
+                    "event_id": f"o-{i}",
+                    "event_type": "exception.opened",
+                    "exception_id": x,
+                    "occurred_at": "2026-05-04T08:00:00Z",
+                    "source_system": "WMS",
+                    "schema_version": "1",
+                    "order_id": f"SO-{i:07d}",
+                    "category": "carrier_failure",
+                    "severity": "high",
+                    "site": f"DC-{i % 7}",
+                    "origin": "ATL",
+                    "destination": "MIA",
+                    "carrier": "ACME",
+                    "customer_tier": "key",
+                    "order_value": 1234.5,
+                    "currency": "USD",
+                }
+            ] + [
+                {
+                    "event_id": f"t-{i}-{j}",
+                    "event_type": "exception.touched",
+                    "exception_id": x,
+                    "occurred_at": (t0 + timedelta(hours=j + 1)).isoformat(),
+                    "action": "call",
+                    "source_system": "CRM",
+                    "schema_version": "1",
+                    "actor": {"id": "u-1", "kind": "human"},
+                }
+                for j in range(follow_ups)
+            ]
+            for e in lines:
+                off = len(chunk) + k * 10
+                p = parse_line(_json.dumps(e).encode(), "f", off, off, settings, now)
+                assert isinstance(p, Parsed), p
+                chunk.append(p)
+        chunks.append(chunk)
+    applier = Applier("k", settings, lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for chunk in chunks:
+        applier.apply(chunk, [])
+    applier.recent.clear()  # what commits let go of
+    applier._recent_log.clear()  # noqa: SLF001 - a benchmark looks inside
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    total = sum(d.size_diff for d in after.compare_to(before, "filename"))
+    per = total / max(len(applier.hot), 1)
+    print(
+        f"memory: {len(applier.hot):,} open exceptions with {follow_ups} follow-ups each "
+        f"hold {per:,.0f} bytes each in the applier (tracemalloc)",
+        flush=True,
+    )
+    return per
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -449,6 +535,7 @@ def main() -> None:
     if "memory" in args.only:
         sizes = [200_000] if args.quick else args.memory_sizes
         report["memory"] = memory(work, sizes)
+        report["state_bytes_per_open_exception"] = state_bytes()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if args.keep is None:

@@ -279,7 +279,7 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
 
     The writes run on a thread of their own (DuckDB works without the GIL, so
     a commit overlaps with parsing the next chunks: both cores work); at most
-    ``QUEUE_BATCHES`` micro-batches wait for it, then the flow waits (never
+    ``QUEUE_BATCHES`` micro-batch waits for it, then the flow waits (never
     drops). After each commit the thread stages the rows for the publisher
     (``flows.publish``), publishes when one is due, and raises
     ``store.committed`` to the highest chunk tag of each stream key it wrote
@@ -291,7 +291,7 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
     :meth:`drain` waits for everything submitted (the run calls it at the end).
     """
 
-    QUEUE_BATCHES = 2
+    QUEUE_BATCHES = 1
 
     def __init__(
         self,

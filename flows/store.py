@@ -243,6 +243,11 @@ class Store:
         return hash_ids(ids)
 
 
+WRITER_MEMORY_LIMIT = "512MB"
+"""DuckDB's memory cap for the writer's store (its cache of table blocks and
+indexes would otherwise grow with the history, up to 80 % of RAM); above it
+DuckDB evicts cached blocks and spills to ``<store>.tmp``."""
+
 CHECKPOINT_THRESHOLD = "256MB"
 """WAL size at which the writer's DuckDB checkpoints (DuckDB's default, 16 MB,
 checkpointed inside most commits of a file ingest: 3x the commit time)."""
@@ -250,11 +255,13 @@ checkpointed inside most commits of a file ingest: 3x the commit time)."""
 
 def prepare_store(con: duckdb.DuckDBPyConnection) -> None:
     """Every table, the lookup indexes and the filters table (idempotent);
-    checkpoints at :data:`CHECKPOINT_THRESHOLD` of WAL."""
+    checkpoints at :data:`CHECKPOINT_THRESHOLD` of WAL, memory capped at
+    :data:`WRITER_MEMORY_LIMIT`."""
     init_schema(con)
     for stmt in (*INDEXES, FILTERS_DDL):
         con.execute(stmt)
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
 
 @contextmanager
