@@ -14,7 +14,7 @@ its primary key. Everything else is derived from it:
 * the typed frames the sink writes (``flows.sink.frame``) and the SELECT that
   inserts them (:meth:`Table.insert_from`, which adds the derived columns);
 * the select lists of the readers that rebuild the flow's state
-  (:meth:`Table.select`, ``flows.rehydrate``).
+  (:meth:`Table.select`, ``flows.store``).
 
 **Derived columns** (:attr:`Column.rule`) are not carried in row tuples: the
 sink computes them in SQL with the rule expressions of ``core.rules`` — the

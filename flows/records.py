@@ -83,7 +83,7 @@ class OpenedInfo:
     """The static facts of an exception, from its ``exception.opened`` event.
 
     Its fields are the ``opened`` group of ``schema.EXCEPTIONS``, in that order
-    (``flows.rehydrate`` reloads them with it).
+    (``flows.store`` loads them back with it).
     """
 
     exception_id: str

@@ -14,7 +14,7 @@ before the fault go on, and a last chunk carries the fault, which becomes one
 file (line numbers start at 1), saying how many lines were read.
 
 Positions: ``source`` is the file's absolute path and ``offset`` the 1-based
-line number; together they identify a line across runs (see ``flows.dedupe``).
+line number; together they identify a line across runs (see ``flows.apply``).
 ``seq`` orders lines by arrival: run, then file (in the order given, folders
 expanded in name order), then line.
 """

@@ -5,7 +5,7 @@ failed import leaves no half-written file). ``--db DB`` writes them to
 ``<DB>.import-<mapping>-<input file>.jsonl`` beside the database, runs
 ``flows.ingest.ingest`` over it and removes it. That path is the same every
 time, so importing the same file again is a replay of the same lines: it
-changes nothing, not even the duplicate count (``flows.dedupe``: a line's
+changes nothing, not even the duplicate count (``flows.apply``: a line's
 identity is its file and line number). A lock file beside it refuses a second
 import of the same file and mapping into the same database while one runs.
 """
