@@ -317,7 +317,7 @@ def test_kill_9_in_the_middle_then_a_rerun_gives_the_uninterrupted_tables(tmp_pa
         [*cmd, str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        time.sleep(0.6 * duration)  # past the first commits, before the end
+        time.sleep(0.4 * duration)  # past start-up and (mostly) the first commits, before the end
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
