@@ -220,8 +220,8 @@ def ingest(
     ``interrupted`` by the next run).
     """
     with writer_lock(db) as layout, open_store(layout.store) as store:
+        started = time.perf_counter()  # a migration's or recovery's export counts too
         publisher = Publisher(layout, store.con, min_interval=INGEST_PUBLISH_EVERY)
-        started = time.perf_counter()
         before = counts(store.con)
         found = expand_paths(inputs)
         if on_note is not None:
