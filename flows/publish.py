@@ -283,13 +283,9 @@ class Publisher:
                 live = self._live_after(new, retired)
             self._commit(new, retired, gen, written)
         except BaseException:
-            for f in new:
-                self._path(f).unlink(missing_ok=True)
+            self._discard(new)
             raise
-        self._staged.clear()
-        self._dirty = False
-        self._write_views()
-        self._sweep()
+        self._installed()
         return True
 
     def rebuild(self) -> None:
@@ -311,9 +307,17 @@ class Publisher:
             retired = [f for files in self._live.values() for f in files]
             self._commit(new, retired, gen, written, schema_hash=self._schema_hash())
         except BaseException:
-            for f in new:
-                self._path(f).unlink(missing_ok=True)
+            self._discard(new)
             raise
+        self._installed()
+
+    def _discard(self, new: list[PartFile]) -> None:
+        """Remove the files of a publish that failed before its manifest commit."""
+        for f in new:
+            self._path(f).unlink(missing_ok=True)
+
+    def _installed(self) -> None:
+        """After a manifest commit: nothing staged, a new views file, old files swept."""
         self._staged.clear()
         self._dirty = False
         self._write_views()
