@@ -45,10 +45,45 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "lock" in text and ("could not set" in text or "conflicting" in text)
 
 
+_SOURCE_SYSTEM_OF_RAW = """CASE WHEN json_valid(raw) AND json_type(raw) = 'OBJECT'
+    AND json_type(raw, '$.source_system') = 'VARCHAR'
+    AND json_extract_string(raw, '$.source_system') <> ''
+    THEN json_extract_string(raw, '$.source_system') ELSE '(unknown)' END"""
+"""SQL: the data-quality ``source_system`` of a raw line (``kpis.md``), for
+rows written before the column existed."""
+
+_BACKFILL: dict[tuple[str, str], str] = {
+    ("rejected_events", "source_system"): _SOURCE_SYSTEM_OF_RAW,
+    ("duplicate_events", "source_system"): _SOURCE_SYSTEM_OF_RAW,
+    ("pending_events", "source_system"): _SOURCE_SYSTEM_OF_RAW.replace("raw", "payload"),
+}
+"""How a column added to an existing table is filled for its old rows (else NULL)."""
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Columns added since a database was written (always nullable, at the end,
+    so the table ends up exactly as a new one): added and back-filled."""
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = current_schema()"
+    ).fetchall():
+        have.setdefault(str(table), set()).add(str(column))
+    for t in schema.TABLES:
+        for c in t.fields:
+            if c.name in have.get(t.name, {c.name}):
+                continue
+            con.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.type.sql}")
+            fill = _BACKFILL.get((t.name, c.name))
+            if fill is not None:
+                con.execute(f"UPDATE {t.name} SET {c.name} = {fill}")  # noqa: S608 - constants
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table and view (idempotent)."""
+    """Create every table and view (idempotent); add the columns a database
+    written by an earlier release lacks."""
     for stmt in DDL:
         con.execute(stmt)
+    _add_missing_columns(con)
     (has_state, has_orders) = fetch_row(
         con,
         f"SELECT EXISTS (FROM {schema.ORDER_STATE.name}), EXISTS (FROM {schema.ORDER_EVENTS.name})",  # noqa: S608

@@ -255,6 +255,8 @@ EXCEPTIONS = Table(
         Column("cancelled_at", TIMESTAMPTZ),
         Column("last_event_at", TIMESTAMPTZ, NOT_NULL),
         Column("event_count", INTEGER, NOT_NULL),
+        Column("at_risk_due_at", TIMESTAMPTZ),
+        Column("breach_due_at", TIMESTAMPTZ),
     ),
     key=("exception_id",),
     # The SLA clock stops when an exception is resolved, so a resolved
@@ -325,10 +327,13 @@ REJECTED_EVENTS = Table(
         Column("event_id", VARCHAR),
         Column("event_type", VARCHAR),
         Column("received_at", TIMESTAMPTZ, NOT_NULL),
+        Column("source_system", VARCHAR),
     ),
     key=("source", "source_offset"),
 )
-"""Every rejected line, keyed by where it was read."""
+"""Every rejected line, keyed by where it was read. ``source_system``: the
+line's own non-empty string ``source_system`` when it is a JSON object with
+one, else ``(unknown)`` (``kpis.md``, "Data quality")."""
 
 DUPLICATE_EVENTS = Table(
     "duplicate_events",
@@ -338,6 +343,7 @@ DUPLICATE_EVENTS = Table(
         Column("event_id", VARCHAR, NOT_NULL),
         Column("raw", VARCHAR, NOT_NULL),
         Column("received_at", TIMESTAMPTZ, NOT_NULL),
+        Column("source_system", VARCHAR),
     ),
     key=("source", "source_offset"),
 )
@@ -355,6 +361,7 @@ PENDING_EVENTS = Table(
         Column("arrival_seq", BIGINT, NOT_NULL),
         Column("payload", VARCHAR, NOT_NULL),
         Column("received_at", TIMESTAMPTZ, NOT_NULL),
+        Column("source_system", VARCHAR),
     ),
     key=("event_id",),
 )
@@ -407,6 +414,89 @@ ORDER_STATE = Table(
 )
 """The latest state of every order, folded by the sink (``core.order_state``)."""
 
+SLA_ALERTS = Table(
+    "sla_alerts",
+    (
+        Column("alert_id", VARCHAR, NOT_NULL),
+        Column("exception_id", VARCHAR, NOT_NULL),
+        Column("kind", VARCHAR, NOT_NULL),
+        Column("revision", INTEGER, NOT_NULL),
+        Column("due_at", TIMESTAMPTZ, NOT_NULL),
+        Column("raised_at", TIMESTAMPTZ, NOT_NULL),
+        Column("retracted_at", TIMESTAMPTZ),
+        Column("order_id", VARCHAR, NOT_NULL),
+        Column("site", VARCHAR, NOT_NULL),
+        Column("lane", VARCHAR, NOT_NULL),
+        Column("carrier", VARCHAR, NOT_NULL),
+        Column("category", VARCHAR, NOT_NULL),
+        Column("severity", VARCHAR, NOT_NULL),
+        Column("customer_tier", VARCHAR, NOT_NULL),
+        Column("owner_team", VARCHAR, NOT_NULL),
+        Column("source_system", VARCHAR, NOT_NULL),
+        Column("order_value_reporting", DOUBLE, NOT_NULL),
+        Column("sla_target_hours", DOUBLE, NOT_NULL),
+    ),
+    key=("alert_id",),
+)
+"""One row per SLA alert raised (``kpis.md``, "SLA alerts"): ``kind`` is
+``at_risk`` or ``breached``; ``alert_id`` is ``<exception_id>:<kind>:<revision>``;
+``retracted_at`` is NULL while the alert stands (at most one standing per
+exception and kind). The dimensions are the exception's when the row was last
+written (``owner_team`` as of its latest assignment then)."""
+
+ALERT_OUTBOX = Table(
+    "alert_outbox",
+    (
+        Column("alert_id", VARCHAR, NOT_NULL),
+        Column("action", VARCHAR, NOT_NULL),
+        Column("happened_at", TIMESTAMPTZ, NOT_NULL),
+        Column("payload", VARCHAR, NOT_NULL),
+        Column("delivered_at", TIMESTAMPTZ),
+        Column("attempts", INTEGER),
+        Column("last_error", VARCHAR),
+    ),
+    key=("alert_id", "action"),
+)
+"""Alert messages (``interface.md``) waiting for or done with webhook delivery:
+written in the transaction that raised or retracted the alert, marked
+``delivered_at`` once the endpoint accepted it. Private to the writer."""
+
+FLOW_CLOCK = Table(
+    "flow_clock",
+    (
+        Column("name", VARCHAR, NOT_NULL),
+        Column("writer", VARCHAR, NOT_NULL),
+        Column("data_clock", TIMESTAMPTZ),
+        Column("heartbeat_at", TIMESTAMPTZ, NOT_NULL),
+        Column("caught_up", BOOLEAN, NOT_NULL),
+        Column("lag", BIGINT),
+        Column("detail", VARCHAR),
+    ),
+    key=("name",),
+)
+"""The data clock (``kpis.md``, top) and the writer's heartbeat, one row
+(``name`` = ``'flow'``), written with every commit: ``writer`` (``ingest`` or
+``stream``: the command that wrote it), ``data_clock`` (never
+moves back), ``heartbeat_at`` (the writer's wall clock at the commit),
+``caught_up`` (a live flow that has read to the end of every partition; a
+file ingest: false), ``lag`` (messages behind, summed over partitions) and
+``detail`` (``fpi stream``: JSON object of lag per partition, e.g.
+``{"0": 12, "1": 0}``; ``fpi ingest``: NULL)."""
+
+STREAM_OFFSETS = Table(
+    "stream_offsets",
+    (
+        Column("topic", VARCHAR, NOT_NULL),
+        Column("partition", INTEGER, NOT_NULL),
+        Column("next_offset", BIGINT, NOT_NULL),
+        Column("committed_at", TIMESTAMPTZ, NOT_NULL),
+    ),
+    key=("topic", "partition"),
+)
+"""The next Kafka offset to read per partition, written in the transaction
+that committed every output of the messages before it (``fpi stream``
+resumes from it)."""
+
 TABLES: tuple[Table, ...] = (
     EXCEPTION_EVENTS,
     EXCEPTIONS,
@@ -418,6 +508,10 @@ TABLES: tuple[Table, ...] = (
     INGEST_RUNS,
     FPI_META,
     ORDER_STATE,
+    SLA_ALERTS,
+    ALERT_OUTBOX,
+    FLOW_CLOCK,
+    STREAM_OFFSETS,
 )
 """Every table, in creation order."""
 

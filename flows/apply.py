@@ -34,21 +34,45 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from core.config import Settings
 from core.contract import ORDER_EVENT_TYPES
 from core.timeutil import Clock, to_us
 
+from .alerts import (
+    Alert,
+    AlertBook,
+    Changes,
+    ExceptionAlerts,
+    due_times,
+    message,
+    raise_due,
+    update_dues,
+)
 from .idfilter import IdFilter
-from .lifecycle import CANCELLED, OPENED, RESOLVED, Step, derive, effective_time
+from .lifecycle import (
+    CANCELLED,
+    OPENED,
+    RESOLVED,
+    UNASSIGNED,
+    Derived,
+    Step,
+    derive,
+    effective_time,
+)
 from .parse import Parsed, Rejected
 from .records import (
     Delta,
     OpenedInfo,
+    alert_row,
+    duplicate_row,
     event_row,
     exception_row,
+    message_dims,
     order_event_row,
     order_row,
+    outbox_row,
     pending_row,
     rejected_row,
     step_of,
@@ -68,6 +92,20 @@ class _Hot:
     steps: list[Step]
     tag: int = 0
     """The chunk that last changed it (negated: loaded by that chunk, unchanged)."""
+    alerts: ExceptionAlerts = field(default_factory=ExceptionAlerts)
+    owner_team: str = UNASSIGNED
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """What a live source knows when a chunk (or a heartbeat) is applied."""
+
+    caught_up: bool
+    """Read to the end of every partition: the data clock is the wall clock."""
+    lag: dict[str, int]
+    """Messages behind per partition (name -> count)."""
+    offsets: dict[tuple[str, int], int]
+    """(topic, partition) -> next offset to read, for the chunk's messages."""
 
 
 @dataclass(slots=True)
@@ -78,8 +116,15 @@ class Applier:
     settings: Settings
     clock: Clock
     store: Store | None = None
+    writer: str = "ingest"
+    """Who writes ``flow_clock`` (``ingest`` or ``stream``)."""
+    messages: bool = False
+    """Write alert messages to ``alert_outbox`` (a webhook delivers them)."""
     tag: int = 0
     stamp_us: int = 0
+    clock_us: int | None = None
+    """The data clock (µs): never moves back."""
+    book: AlertBook = field(default_factory=AlertBook)
     recent: dict[str, Position] = field(default_factory=dict)
     hot: dict[str, _Hot] = field(default_factory=dict)
     held: dict[str, list[Parsed]] = field(default_factory=dict)
@@ -95,11 +140,26 @@ class Applier:
             for name in (EVENT_IDS, EXCEPTION_IDS):
                 self._filters[name] = self.store.load_filter(name)
             self.stamp_us = self.store.filter_watermark()
+            self.clock_us = self.store.data_clock()
+            for due, xid, kind in self.store.pending_dues():
+                self.book.push(due, xid, kind)
 
     # -- the chunk -----------------------------------------------------------
 
-    def apply(self, events: list[Parsed], rejected: list[Rejected]) -> Delta:
-        """Apply one chunk's parsed events and parse rejects."""
+    def apply(
+        self, events: list[Parsed], rejected: list[Rejected], live: LiveStatus | None = None
+    ) -> Delta:
+        """Apply one chunk's parsed events and parse rejects.
+
+        The data clock (``kpis.md``): in a replay, or while a live flow
+        catches up (``live.caught_up`` false), it is the latest ``occurred_at``
+        of the accepted events, and it moves event by event: after each one,
+        the exception's dues are recomputed (a standing alert whose due
+        changed is retracted) and every due the clock has reached is raised —
+        so the result does not depend on how lines fall into chunks. A
+        caught-up flow's clock is the wall clock (the chunk's stamp): the
+        chunk is applied whole, then its dues, then the raises.
+        """
         self._forget_committed()
         self.tag += 1
         self.stamp_us = max(to_us(self.clock()), self.stamp_us)
@@ -107,18 +167,127 @@ class Applier:
         delta = Delta(key=self.key, tag=self.tag)
         delta.rejected.extend(rejected_row(r, stamp) for r in rejected)
         fresh = self._dedupe(events, delta)
-        exception_events: list[Parsed] = []
+        caught_up = live is not None and live.caught_up
+        if caught_up:
+            self._advance(stamp)
+        exception_events = [p for p in fresh if p.event.event_type not in ORDER_EVENT_TYPES]
+        self._load(exception_events)
+        derived: dict[str, Derived] = {}
+        touched: dict[str, None] = {}
+        new_xids: list[str] = []
         for p in fresh:
             if p.event.event_type in ORDER_EVENT_TYPES:
                 delta.events.append(order_row(p, stamp))
                 delta.order_events.append(order_event_row(p))
+                moved: int | None = p.occurred_us
+                xid = None
             else:
-                exception_events.append(p)
-        if exception_events:
-            self._lifecycle(exception_events, delta)
+                moved, xid = self._exception_event(p, delta, new_xids)
+            if caught_up:
+                if xid is not None:
+                    touched[xid] = None
+                continue
+            if moved is not None:
+                self._advance(moved)
+            if xid is not None:
+                self._refresh(xid, derived, delta)
+            self._raise(delta)
+        for xid in touched:
+            self._refresh(xid, derived, delta)
+        if caught_up:
+            self._raise(delta)
+        for xid, d in derived.items():
+            hot = self.hot[xid]
+            info, steps = hot.info, hot.steps
+            last_event = max((s.occurred_us for s in steps), default=info.opened_us)
+            last_event = max(last_event, info.opened_us)
+            ks = hot.alerts.kinds
+            dues = (ks["at_risk"].due_us, ks["breached"].due_us)
+            delta.exceptions[xid] = exception_row(info, d, len(steps) + 1, last_event, dues)
+            delta.versions[xid] = version_rows(xid, d.versions)
+            hot.tag = self.tag
+            if d.final.status in (RESOLVED, CANCELLED):
+                self._closing.append((self.tag, xid))
+        if self.store is not None and new_xids:
+            f = self._filters[EXCEPTION_IDS]
+            f.add(self.store.hashes(new_xids))
+            if f.full:
+                pending = [*self.hot, *self.held]
+                self._filters[EXCEPTION_IDS] = self._rebuilt(EXCEPTION_IDS, f.count, pending)
+        self._finish(delta, live)
         if self.store is not None and self.tag % SAVE_FILTERS_EVERY == 0:
             self.save_filters()
         return delta
+
+    def tick(self, live: LiveStatus) -> Delta:
+        """A heartbeat with no chunk: when caught up the data clock becomes the
+        wall clock and every due it reached is raised; the delta carries the
+        ``flow_clock`` row either way (written with every commit)."""
+        return self.apply([], [], live)
+
+    def next_due_us(self) -> int | None:
+        """The earliest due not yet raised (µs), for a live flow's timer."""
+        return self.book.next_due()
+
+    def _finish(self, delta: Delta, live: LiveStatus | None) -> None:
+        """The ``flow_clock`` row (every live delta carries it: the heartbeat;
+        a replay's only when it writes something) and the offsets."""
+        if live is None and delta.is_empty():
+            return
+        lag = None if live is None else sum(live.lag.values())
+        detail = None if live is None else orjson.dumps(live.lag).decode()
+        caught_up = live is not None and live.caught_up
+        delta.clock = ("flow", self.writer, self.clock_us, self.stamp_us, caught_up, lag, detail)
+        if live is not None:
+            for (topic, part), offset in live.offsets.items():
+                delta.offsets[(topic, part)] = (topic, part, offset, self.stamp_us)
+
+    # -- the data clock and alerts --------------------------------------------
+
+    def _advance(self, us: int) -> None:
+        if self.clock_us is None or us > self.clock_us:
+            self.clock_us = us
+
+    def _refresh(self, xid: str, derived: dict[str, Derived], delta: Delta) -> None:
+        """Derive the exception's state again and update its dues (retracting
+        a standing alert whose due changed, at the current data clock)."""
+        hot = self.hot[xid]
+        d = derived[xid] = derive(hot.info.opened_us, hot.steps)
+        if d.final.owner_team != hot.owner_team:
+            hot.owner_team = d.final.owner_team
+            for alert in hot.alerts.raised:  # the rows carry the current owner team
+                delta.alerts[alert.alert_id] = alert_row(alert, hot.info, hot.owner_team)
+        changes: Changes = []
+        dues = due_times(d.versions, hot.info.sla_target_hours)
+        update_dues(hot.alerts, xid, dues, self.clock_us or 0, self.book, changes)
+        for action, alert in changes:
+            self._record(action, alert, hot, delta)
+
+    def _raise(self, delta: Delta) -> None:
+        """Raise every pending due the data clock has reached."""
+        if self.clock_us is None:
+            return
+        entries = self.book.due_by(self.clock_us)
+        if not entries:
+            return
+        missing = [xid for _, xid, _ in entries if xid not in self.hot]
+        if missing:
+            self._load_ids(list(dict.fromkeys(missing)))
+        for due, xid, kind in entries:
+            hot = self.hot.get(xid)
+            if hot is None:
+                continue  # not in the store either: nothing to raise
+            alert = raise_due(hot.alerts, xid, kind, due, self.clock_us)
+            if alert is not None:
+                self._record("raised", alert, hot, delta)
+
+    def _record(self, action: str, alert: Alert, hot: _Hot, delta: Delta) -> None:
+        delta.alerts[alert.alert_id] = alert_row(alert, hot.info, hot.owner_team)
+        if self.messages:
+            payload = message(action, alert, message_dims(hot.info, hot.owner_team))
+            delta.outbox.append(outbox_row(action, alert, payload))
+        if hot.tag < 0 or hot.tag < self.tag:
+            hot.tag = self.tag
 
     def save_filters(self) -> None:
         """Save both filters with the current stamp as their watermark."""
@@ -152,7 +321,7 @@ class Applier:
                 applied.append(eid)
                 fresh.append(p)
             elif pos != (p.source, p.offset):
-                delta.duplicates.append((p.source, p.offset, eid, p.raw, self.stamp_us))
+                delta.duplicates.append(duplicate_row(p, self.stamp_us))
         if applied:
             self._recent_log.append((self.tag, applied))
         if self.store is not None and new_ids:
@@ -168,7 +337,7 @@ class Applier:
     def _load(self, events: list[Parsed]) -> None:
         """Bring into memory the stored state of the batch's exceptions that are
         not in memory and that the exception-id filter cannot rule out."""
-        if self.store is None:
+        if self.store is None or not events:
             return
         missing = list(
             dict.fromkeys(
@@ -181,77 +350,69 @@ class Applier:
             return
         maybe = self._filters[EXCEPTION_IDS].maybe(self.store.hashes(missing))
         ask = [x for x, m in zip(missing, maybe.tolist(), strict=True) if m]
-        if not ask:
+        self._load_ids(ask)
+
+    def _load_ids(self, ask: list[str]) -> None:
+        """Load the stored state (and alert state) of exceptions ``ask``."""
+        if self.store is None or not ask:
             return
         loaded = self.store.load_exceptions(ask, self.settings)
         # Loaded state leaves memory again once this chunk is committed, unless
         # the chunk changes it (then the usual rules apply): a loaded entry's
         # tag is the chunk's, negated, until a change sets it.
         for xid, info in loaded.opened.items():
-            self.hot[xid] = _Hot(info, loaded.steps[xid], -self.tag)
+            self.hot[xid] = _Hot(
+                info, loaded.steps[xid], -self.tag, loaded.alerts[xid], loaded.owner[xid]
+            )
             self._closing.append((-self.tag, xid))
         for xid, held in loaded.held.items():
             self.held[xid] = held
             self._held_tag[xid] = self.tag
             self._held_log.append((self.tag, xid))
 
-    def _lifecycle(self, batch: list[Parsed], delta: Delta) -> None:
-        self._load(batch)
+    def _exception_event(
+        self, p: Parsed, delta: Delta, new_xids: list[str]
+    ) -> tuple[int | None, str | None]:
+        """Apply one exception event: returns the latest ``occurred_at`` it
+        accepted (None: held or rejected, the data clock does not move) and
+        the exception it changed (None: none)."""
         stamp = self.stamp_us
-        changed: set[str] = set()
-        new_xids: list[str] = []
-        for p in batch:
-            xid = p.exception_id
-            hot = self.hot.get(xid)
-            if p.event.event_type == OPENED:
-                if hot is not None:
-                    reject = Rejected(
-                        p.source,
-                        p.offset,
-                        p.raw,
-                        "duplicate_open",
-                        f"exception {xid} was already opened by event {hot.info.event_id}",
-                        p.event.event_id,
-                        p.event.event_type,
-                    )
-                    delta.rejected.append(rejected_row(reject, stamp))
-                    continue
-                info = OpenedInfo.from_parsed(p, self.settings)
-                hot = self.hot[xid] = _Hot(info, [])
-                new_xids.append(xid)
-                delta.events.append(event_row(p, p.occurred_us, stamp))
-                changed.add(xid)
-                for held in self.held.pop(xid, ()):
-                    self._accept(held, hot, delta)
-                    delta.pending_remove.append(held.event.event_id)
-                self._held_tag.pop(xid, None)
-            elif hot is not None:
-                self._accept(p, hot, delta)
-                changed.add(xid)
-            else:
-                if xid not in self.held:
-                    new_xids.append(xid)
-                self.held.setdefault(xid, []).append(p)
-                self._held_tag[xid] = self.tag
-                self._held_log.append((self.tag, xid))
-                delta.pending_add.append(pending_row(p, stamp))
-        for xid in changed:
-            hot = self.hot[xid]
-            info, steps = hot.info, hot.steps
-            derived = derive(info.opened_us, steps)
-            last_event = max((s.occurred_us for s in steps), default=info.opened_us)
-            last_event = max(last_event, info.opened_us)
-            delta.exceptions[xid] = exception_row(info, derived, len(steps) + 1, last_event)
-            delta.versions[xid] = version_rows(xid, derived.versions)
-            hot.tag = self.tag
-            if derived.final.status in (RESOLVED, CANCELLED):
-                self._closing.append((self.tag, xid))
-        if self.store is not None and new_xids:
-            f = self._filters[EXCEPTION_IDS]
-            f.add(self.store.hashes(new_xids))
-            if f.full:
-                pending = [*self.hot, *self.held]
-                self._filters[EXCEPTION_IDS] = self._rebuilt(EXCEPTION_IDS, f.count, pending)
+        xid = p.exception_id
+        hot = self.hot.get(xid)
+        if p.event.event_type == OPENED:
+            if hot is not None:
+                reject = Rejected(
+                    p.source,
+                    p.offset,
+                    p.raw,
+                    "duplicate_open",
+                    f"exception {xid} was already opened by event {hot.info.event_id}",
+                    p.event.event_id,
+                    p.event.event_type,
+                )
+                delta.rejected.append(rejected_row(reject, stamp))
+                return None, None
+            info = OpenedInfo.from_parsed(p, self.settings)
+            hot = self.hot[xid] = _Hot(info, [])
+            new_xids.append(xid)
+            delta.events.append(event_row(p, p.occurred_us, stamp))
+            moved = p.occurred_us
+            for held in self.held.pop(xid, ()):
+                self._accept(held, hot, delta)
+                delta.pending_remove.append(held.event.event_id)
+                moved = max(moved, held.occurred_us)
+            self._held_tag.pop(xid, None)
+            return moved, xid
+        if hot is not None:
+            self._accept(p, hot, delta)
+            return p.occurred_us, xid
+        if xid not in self.held:
+            new_xids.append(xid)
+        self.held.setdefault(xid, []).append(p)
+        self._held_tag[xid] = self.tag
+        self._held_log.append((self.tag, xid))
+        delta.pending_add.append(pending_row(p, stamp))
+        return None, None
 
     def _rebuilt(self, name: str, count: int, uncommitted: list[str]) -> IdFilter:
         """A bigger filter of every stored id plus ``uncommitted`` ones (in

@@ -30,7 +30,7 @@ from core.timeutil import Clock, system_clock
 
 from .dataflow import build_flow
 from .publish import Publisher
-from .sink import DuckDBSink, ensure_database
+from .sink import DuckDBSink, describe_publish_error, ensure_database
 from .sources import Inputs, JsonLinesSource, Progress, expand_paths
 from .store import Store, open_store
 
@@ -221,7 +221,7 @@ def ingest(
     """
     with writer_lock(db) as layout, open_store(layout.store) as store:
         started = time.perf_counter()  # a migration's or recovery's export counts too
-        publisher = Publisher(layout, store.con, min_interval=INGEST_PUBLISH_EVERY)
+        publisher = start_publisher(layout, store, INGEST_PUBLISH_EVERY)
         before = counts(store.con)
         found = expand_paths(inputs)
         if on_note is not None:
@@ -282,6 +282,15 @@ def ingest(
         return IngestSummary(
             len(run.files), run.progress.lines_read, time.perf_counter() - started, before, after
         )
+
+
+def start_publisher(layout: Layout, store: Store, every: float) -> Publisher:
+    """The run's publisher (its start rewrites the views file, after a crash
+    every file); a database that cannot be written is one line (``DatabaseError``)."""
+    try:
+        return Publisher(layout, store.con, min_interval=every)
+    except (duckdb.Error, OSError) as exc:
+        raise DatabaseError(describe_publish_error(layout.views, exc)) from exc
 
 
 def _publish_last(publisher: Publisher, status: str) -> None:

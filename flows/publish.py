@@ -74,6 +74,7 @@ KEYED_TABLES: dict[str, tuple[str, ...]] = {
     schema.EXCEPTIONS.name: ("exception_id",),
     schema.EXCEPTION_VERSIONS.name: ("exception_id",),
     schema.ORDER_STATE.name: ("order_id",),
+    schema.SLA_ALERTS.name: ("alert_id",),
 }
 """Tables whose rows of a key are replaced as a whole, with that key."""
 
@@ -83,9 +84,9 @@ FILES_TABLE = "publish_files"
 STATE_TABLE = "publish_state"
 """Counters in the store: ``written``, ``published``, ``generation``, ``schema``."""
 
-BOOKKEEPING = frozenset({FILES_TABLE, STATE_TABLE, FILTERS_TABLE})
-"""The publisher's own tables and the writer's private state (``flows.idfilter``):
-never published."""
+BOOKKEEPING = frozenset({FILES_TABLE, STATE_TABLE, FILTERS_TABLE, schema.ALERT_OUTBOX.name})
+"""The publisher's own tables and the writer's private state (``flows.idfilter``,
+the alert messages' outbox): never published."""
 
 GEN_COLUMN = "_publish_gen"
 """The generation (publish number) of each row of a delta file; hidden by the views."""
@@ -99,7 +100,9 @@ PART, BASE, DELTA = "part", "base", "delta"
 MARK_WRITTEN_SQL = f"UPDATE {STATE_TABLE} SET value = value + 1 WHERE key = 'written'"  # noqa: S608
 """Bumps the write counter; run inside every store transaction that changes data."""
 
-if any(t.name in BOOKKEEPING for t in schema.TABLES):  # pragma: no cover - a guard
+if any(
+    t.name in BOOKKEEPING - {schema.ALERT_OUTBOX.name} for t in schema.TABLES
+):  # pragma: no cover - a guard
     raise RuntimeError("a core.schema table clashes with the publisher's bookkeeping")
 
 

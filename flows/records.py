@@ -15,6 +15,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
+import orjson
+
 from core.config import Settings
 from core.contract import (
     ExceptionAssigned,
@@ -35,6 +37,7 @@ from core.contract import (
 from core.order_state import NO_CARRIER
 from core.timeutil import to_us
 
+from .alerts import Alert
 from .lifecycle import Derived, Step, Version
 from .parse import Parsed, Rejected
 
@@ -58,6 +61,14 @@ class Delta:
     duplicates: list[tuple[object, ...]] = field(default_factory=list)
     pending_add: list[tuple[object, ...]] = field(default_factory=list)
     pending_remove: list[str] = field(default_factory=list)
+    alerts: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """``sla_alerts`` rows by ``alert_id`` (a retraction rewrites the row)."""
+    outbox: list[tuple[object, ...]] = field(default_factory=list)
+    """``alert_outbox`` rows: the messages of the raises and retractions."""
+    clock: tuple[object, ...] | None = None
+    """The ``flow_clock`` row after this delta (the data clock and heartbeat)."""
+    offsets: dict[tuple[str, int], tuple[object, ...]] = field(default_factory=dict)
+    """``stream_offsets`` rows by (topic, partition): the next offset to read."""
     key: str = ""
     """The stream key whose chunk produced it."""
     tag: int = 0
@@ -75,6 +86,10 @@ class Delta:
             or self.duplicates
             or self.pending_add
             or self.pending_remove
+            or self.alerts
+            or self.outbox
+            or self.clock is not None
+            or self.offsets
         )
 
 
@@ -286,14 +301,42 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
     )
 
 
+UNKNOWN_SOURCE = "(unknown)"
+"""The data-quality source system of a line that names none (``kpis.md``)."""
+
+
+def source_system_of(raw: str) -> str:
+    """The line's own non-empty string ``source_system`` when it is a JSON
+    object with one, else ``(unknown)`` (``kpis.md``, "Data quality")."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return UNKNOWN_SOURCE
+    if isinstance(doc, dict):
+        value = doc.get("source_system")
+        if isinstance(value, str) and value:
+            return value
+    return UNKNOWN_SOURCE
+
+
 def rejected_row(r: Rejected, received_us: int) -> tuple[object, ...]:
     """A ``schema.REJECTED_EVENTS`` row."""
-    return (r.source, r.offset, r.raw, r.reason, r.detail, r.event_id, r.event_type, received_us)
+    return (
+        r.source,
+        r.offset,
+        r.raw,
+        r.reason,
+        r.detail,
+        r.event_id,
+        r.event_type,
+        received_us,
+        source_system_of(r.raw),
+    )
 
 
 def duplicate_row(p: Parsed, received_us: int) -> tuple[object, ...]:
     """A ``schema.DUPLICATE_EVENTS`` row (the repeated line, keyed by where it was read)."""
-    return (p.source, p.offset, p.event.event_id, p.raw, received_us)
+    return (p.source, p.offset, p.event.event_id, p.raw, received_us, p.event.source_system)
 
 
 def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
@@ -309,11 +352,16 @@ def pending_row(p: Parsed, received_us: int) -> tuple[object, ...]:
         p.seq,
         p.raw,
         received_us,
+        ev.source_system,
     )
 
 
 def exception_row(
-    info: OpenedInfo, derived: Derived, event_count: int, last_event_us: int
+    info: OpenedInfo,
+    derived: Derived,
+    event_count: int,
+    last_event_us: int,
+    dues: tuple[int | None, int | None] = (None, None),
 ) -> tuple[object, ...]:
     """A ``schema.EXCEPTIONS`` row: static dimensions plus the final state.
 
@@ -360,7 +408,58 @@ def exception_row(
         f.cancelled_at_us,
         last_event_us,
         event_count,
+        dues[0],
+        dues[1],
     )
+
+
+def alert_row(alert: Alert, info: OpenedInfo, owner_team: str) -> tuple[object, ...]:
+    """A ``schema.SLA_ALERTS`` row: the alert and its exception's dimensions."""
+    return (
+        alert.alert_id,
+        alert.exception_id,
+        alert.kind,
+        alert.revision,
+        alert.due_us,
+        alert.raised_us,
+        alert.retracted_us,
+        info.order_id,
+        info.site,
+        info.lane,
+        info.carrier,
+        info.category,
+        info.severity,
+        info.customer_tier,
+        owner_team,
+        info.source_system,
+        info.order_value_reporting,
+        info.sla_target_hours,
+    )
+
+
+def message_dims(info: OpenedInfo, owner_team: str) -> dict[str, object]:
+    """What an alert message carries beside the alert: the exception's
+    dimensions, order (its id and its value in the reporting currency, as
+    ``exceptions.order_value_reporting``) and SLA target (hours)."""
+    return {
+        "site": info.site,
+        "lane": info.lane,
+        "carrier": info.carrier,
+        "category": info.category,
+        "severity": info.severity,
+        "customer_tier": info.customer_tier,
+        "owner_team": owner_team,
+        "source_system": info.source_system,
+        "order_id": info.order_id,
+        "order_value": info.order_value_reporting,
+        "sla_target_hours": info.sla_target_hours,
+    }
+
+
+def outbox_row(action: str, alert: Alert, payload: str) -> tuple[object, ...]:
+    """A ``schema.ALERT_OUTBOX`` row: a message waiting for delivery."""
+    at = alert.raised_us if action == "raised" else alert.retracted_us
+    return (alert.alert_id, action, at, payload, None, 0, None)
 
 
 def _kind(human: bool | None) -> str | None:

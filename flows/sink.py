@@ -17,7 +17,12 @@ then written in one transaction:
   (``core.order_state``; merging an event twice changes nothing);
 * ``rejected_events``, ``duplicate_events``: insert-or-ignore by (source, offset),
   so a replayed line keeps its first ``received_at``;
-* ``pending_events``: insert-or-replace held events, delete applied ones.
+* ``pending_events``: insert-or-replace held events, delete applied ones;
+* ``sla_alerts``: insert-or-replace by ``alert_id`` (a retraction rewrites
+  its row); ``alert_outbox``: insert-or-ignore (a message delivered stays so);
+* ``flow_clock``: the data clock and heartbeat (the data clock never moves
+  back, whoever writes); ``stream_offsets``: insert-or-replace per partition,
+  in the same transaction as every output of the messages before the offset.
 
 Writing the same delta twice therefore changes nothing. Rows are tuples in
 the order of their table's ``columns`` in ``core.schema``, which also gives
@@ -78,6 +83,7 @@ def merge(deltas: Sequence[Delta]) -> Delta:
     rejected: dict[tuple[object, object], tuple[object, ...]] = {}
     duplicates: dict[tuple[object, object], tuple[object, ...]] = {}
     pending: dict[str, tuple[object, ...] | None] = {}
+    outbox: dict[tuple[object, object], tuple[object, ...]] = {}
     ek, ok, pk = _EVENT_KEY, _ORDER_EVENT_KEY, _PENDING_KEY
     r1, r2, d1, d2 = _REJECTED_KEY_1, _REJECTED_KEY_2, _DUPLICATE_KEY_1, _DUPLICATE_KEY_2
     for d in deltas:
@@ -95,6 +101,13 @@ def merge(deltas: Sequence[Delta]) -> Delta:
             pending[str(r[pk])] = r
         for eid in d.pending_remove:
             pending[eid] = None
+        out.alerts.update(d.alerts)
+        for r in d.outbox:
+            outbox.setdefault((r[0], r[1]), r)
+        if d.clock is not None:
+            out.clock = d.clock
+        out.offsets.update(d.offsets)
+    out.outbox = list(outbox.values())
     out.events = list(events.values())
     out.order_events = list(orders.values())
     out.rejected = list(rejected.values())
@@ -195,7 +208,25 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta, *, append: bool = Fals
                 "WHERE event_id IN (SELECT event_id FROM gone)"
             )
     upsert(schema.PENDING_EVENTS, d.pending_add)
+    upsert(schema.SLA_ALERTS, list(d.alerts.values()))
+    upsert(schema.ALERT_OUTBOX, d.outbox, verb="INSERT", new_only=True)
+    if d.clock is not None:
+        upsert(schema.FLOW_CLOCK, [_monotone_clock(con, d.clock)])
+    upsert(schema.STREAM_OFFSETS, list(d.offsets.values()))
     return staged
+
+
+def _monotone_clock(con: duckdb.DuckDBPyConnection, row: tuple[object, ...]) -> tuple[object, ...]:
+    """``row`` (a ``flow_clock`` row) with its data clock never behind the stored one."""
+    stored = con.execute(
+        f"SELECT epoch_us(data_clock) FROM {schema.FLOW_CLOCK.name} WHERE name = ?",  # noqa: S608
+        [row[0]],
+    ).fetchall()
+    before = stored[0][0] if stored else None
+    clock = row[2]
+    if before is not None and (clock is None or int(str(clock)) < int(before)):
+        return (*row[:2], int(before), *row[3:])
+    return row
 
 
 def commit_delta(
@@ -251,13 +282,24 @@ def _cause(exc: BaseException) -> str:
     """The first line of what went wrong."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    lines = str(exc).strip().splitlines()
+    text = str(exc).strip()
+    if "Original error:" in text:  # DuckDB names the root cause (e.g. a full disk) last
+        text = text.rsplit("Original error:", 1)[1].strip()
+    lines = text.splitlines()
     return lines[0] if lines else type(exc).__name__
 
 
 def describe_write_error(path: Path, exc: BaseException) -> str:
     """One line naming the file and the cause of a failed write (disk full, read-only)."""
     return f"cannot write database {path}: {_cause(exc)} (nothing of the failed batch was kept)"
+
+
+def describe_publish_error(path: Path, exc: BaseException) -> str:
+    """One line naming the views file and the cause of a failed publish."""
+    return (
+        f"cannot publish database {path}: {_cause(exc)} (what was committed is kept "
+        "in the store and published by the next run)"
+    )
 
 
 class _Partition(StatefulSinkPartition[list[Delta], None]):
@@ -368,10 +410,7 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
         try:
             publish()
         except (duckdb.Error, OSError, DatabaseError) as exc:
-            self.failure = (
-                f"cannot publish database {self.store.path}: {_cause(exc)} (what was "
-                "committed is kept in the store and published by the next run)"
-            )
+            self.failure = describe_publish_error(self.store.path, exc)
             self.stop.set()
             return False
         return True

@@ -8,9 +8,12 @@ store, one batched query per chunk, for what it does not hold:
 
 * :meth:`Store.positions` — where an already-stored event id was read (exact
   dedupe for the ids the event-id filter cannot rule out);
-* :meth:`Store.load_exceptions` — the opened facts, follow-up steps and held
-  events of exceptions not in memory (evicted closed ones, ones opened by an
-  earlier run), for the ids the exception-id filter cannot rule out.
+* :meth:`Store.load_exceptions` — the opened facts, follow-up steps, held
+  events and alert state (dues, standing alerts, revisions) of exceptions
+  not in memory (evicted closed ones, ones opened by an earlier run), for
+  the ids the exception-id filter cannot rule out;
+* :meth:`Store.pending_dues` — at start, the dues of open exceptions that no
+  alert stands for yet (what the data clock must raise, event or no event).
 
 Both are index lookups (the primary key of ``exception_events`` /
 ``exceptions`` / ``pending_events``, and ``exception_events_exception`` on
@@ -38,6 +41,7 @@ from core import schema
 from core.config import Settings
 from core.db import init_schema, open_write
 
+from .alerts import AT_RISK, BREACHED, Alert, ExceptionAlerts
 from .idfilter import FILTERS_DDL, FILTERS_TABLE, Hashes, IdFilter, hash_ids, hash_series
 from .lifecycle import OPENED, Step
 from .parse import Parsed, parse_line
@@ -48,6 +52,7 @@ INDEXES: tuple[str, ...] = (
     f"ON {schema.EXCEPTION_EVENTS.name}(exception_id)",
     f"CREATE INDEX IF NOT EXISTS pending_events_exception "
     f"ON {schema.PENDING_EVENTS.name}(exception_id)",
+    f"CREATE INDEX IF NOT EXISTS sla_alerts_exception ON {schema.SLA_ALERTS.name}(exception_id)",
 )
 """Indexes the state lookups use (created once, kept by DuckDB on insert)."""
 
@@ -97,6 +102,26 @@ class Loaded:
     opened: dict[str, OpenedInfo] = field(default_factory=dict)
     steps: dict[str, list[Step]] = field(default_factory=dict)
     held: dict[str, list[Parsed]] = field(default_factory=dict)
+    alerts: dict[str, ExceptionAlerts] = field(default_factory=dict)
+    owner: dict[str, str] = field(default_factory=dict)
+    """Each exception's current ``owner_team``."""
+
+
+_STATE_COLS = ("owner_team", "at_risk_due_at", "breach_due_at")
+_ALERT_COLS = ("exception_id", "kind", "revision", "due_at", "raised_at", "retracted_at")
+
+# Open exceptions with a due no alert stands for (a constant query).
+_PENDING_DUES = f"""
+    WITH due AS (
+        SELECT exception_id, '{AT_RISK}' AS kind, epoch_us(at_risk_due_at) AS due_us
+        FROM {schema.EXCEPTIONS.name} WHERE status = 'open' AND at_risk_due_at IS NOT NULL
+        UNION ALL
+        SELECT exception_id, '{BREACHED}', epoch_us(breach_due_at)
+        FROM {schema.EXCEPTIONS.name} WHERE status = 'open' AND breach_due_at IS NOT NULL)
+    SELECT due.due_us, due.exception_id, due.kind FROM due
+    ANTI JOIN (SELECT exception_id, kind, epoch_us(due_at) AS due_us
+               FROM {schema.SLA_ALERTS.name} WHERE retracted_at IS NULL) standing
+        USING (exception_id, kind, due_us)"""  # noqa: S608
 
 
 class Store:
@@ -153,8 +178,14 @@ class Store:
         x = schema.EXCEPTIONS
         with self._lock:
             cur = self._lookup
-            opened = cur.execute(
-                f"SELECT {x.select(*_OPENED_COLS)} FROM {x.name} WHERE exception_id IN ({m})",  # noqa: S608
+            rows = cur.execute(
+                f"SELECT {x.select(*_OPENED_COLS, *_STATE_COLS)} "  # noqa: S608
+                f"FROM {x.name} WHERE exception_id IN ({m})",
+                ids,
+            ).fetchall()
+            alerts = cur.execute(
+                f"SELECT {schema.SLA_ALERTS.select(*_ALERT_COLS)} "  # noqa: S608
+                f"FROM {schema.SLA_ALERTS.name} WHERE exception_id IN ({m})",
                 ids,
             ).fetchall()
             # the id list alone, so DuckDB probes the index (adding the event
@@ -169,6 +200,9 @@ class Store:
                 f"WHERE exception_id IN ({m}) ORDER BY arrival_seq",
                 ids,
             ).fetchall()
+        opened = [r[: -len(_STATE_COLS)] for r in rows]
+        dues = {str(r[0]): (r[-2], r[-1]) for r in rows}
+        loaded.owner = {str(r[0]): str(r[-3]) for r in rows}
         for row in opened:
             info = OpenedInfo(*row)
             loaded.opened[info.exception_id] = info
@@ -181,7 +215,46 @@ class Store:
             p = parse_line(payload.encode("utf-8"), source, offset, seq, settings, received)
             if isinstance(p, Parsed):
                 loaded.held.setdefault(xid, []).append(p)
+        for row in opened:
+            xid = str(row[0])
+            state = loaded.alerts[xid] = ExceptionAlerts()
+            state.kinds[AT_RISK].due_us, state.kinds[BREACHED].due_us = dues[xid]
+        for xid, kind, revision, due, raised, retracted in alerts:
+            ks = loaded.alerts[xid].kinds[kind] if xid in loaded.alerts else None
+            if ks is None:
+                continue
+            ks.revision = max(ks.revision, int(revision))
+            alert = Alert(xid, kind, int(revision), int(due), int(raised), retracted)
+            loaded.alerts[xid].raised.append(alert)
+            if retracted is None:
+                ks.standing = alert
         return loaded
+
+    def pending_dues(self) -> list[tuple[int, str, str]]:
+        """``(due_us, exception_id, kind)`` of every open exception's due that no
+        alert stands for: what a restarted flow waits for (one scan of the
+        open exceptions, not of the history)."""
+        with self._lock:
+            rows = self._lookup.execute(_PENDING_DUES).fetchall()
+        return [(int(d), str(x), str(k)) for d, x, k in rows]
+
+    def data_clock(self) -> int | None:
+        """The stored data clock (µs), None when nothing set it yet."""
+        with self._lock:
+            rows = self._lookup.execute(
+                f"SELECT epoch_us(data_clock) FROM {schema.FLOW_CLOCK.name} WHERE name = 'flow'"  # noqa: S608
+            ).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def stream_offsets(self, topic: str) -> dict[int, int]:
+        """The next offset to read of each partition of ``topic`` (as committed)."""
+        with self._lock:
+            rows = self._lookup.execute(
+                f"SELECT partition, next_offset FROM {schema.STREAM_OFFSETS.name} "  # noqa: S608
+                "WHERE topic = ?",
+                [topic],
+            ).fetchall()
+        return {int(p): int(o) for p, o in rows}
 
     # -- filters -------------------------------------------------------------
 

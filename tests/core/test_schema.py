@@ -28,20 +28,70 @@ def con() -> duckdb.DuckDBPyConnection:
     return c
 
 
-def test_tables_are_defined_exactly_as_the_previous_release_defined_them(
-    tmp_path: Path, con: duckdb.DuckDBPyConnection
-) -> None:
+COLUMNS_SQL = """SELECT table_name, column_name, data_type, is_nullable
+    FROM duckdb_columns() ORDER BY table_name, column_index"""
+
+ADDED_SINCE_9DFB7F0 = {
+    "exceptions": ["at_risk_due_at", "breach_due_at"],
+    "rejected_events": ["source_system"],
+    "duplicate_events": ["source_system"],
+    "pending_events": ["source_system"],
+}
+NEW_TABLES_SINCE_9DFB7F0 = {"sla_alerts", "alert_outbox", "flow_clock", "stream_offsets"}
+
+
+def _previous(tmp_path: Path) -> Path:
     previous = tmp_path / "previous.duckdb"
     with gzip.open(FIXTURES / "release-9dfb7f0.duckdb.gz", "rb") as src, previous.open("wb") as dst:
         shutil.copyfileobj(src, dst)
-    old = duckdb.connect(str(previous), read_only=True)
+    return previous
+
+
+def test_the_previous_releases_tables_are_kept_and_only_extended(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    old = duckdb.connect(str(_previous(tmp_path)), read_only=True)
     try:
-        assert con.sql(TABLE_SQL).fetchall() == old.sql(TABLE_SQL).fetchall()
-        assert con.sql(CONSTRAINTS).fetchall() == old.sql(CONSTRAINTS).fetchall()
+        before = old.sql(COLUMNS_SQL).fetchall()
+        old_constraints = old.sql(CONSTRAINTS).fetchall()
     finally:
         old.close()
+    now = con.sql(COLUMNS_SQL).fetchall()
+    old_tables = {r[0] for r in before}
+    assert {r[0] for r in now} == old_tables | NEW_TABLES_SINCE_9DFB7F0
+    for table in old_tables:
+        was = [r[1:] for r in before if r[0] == table]
+        is_ = [r[1:] for r in now if r[0] == table]
+        added = ADDED_SINCE_9DFB7F0.get(table, [])
+        # every earlier column as it was, in order; the new ones nullable, at the end
+        assert is_[: len(was)] == was, table
+        assert [r[0] for r in is_[len(was) :]] == added, table
+        assert all(r[2] for r in is_[len(was) :]), table
+    now_constraints = [tuple(map(str, r)) for r in con.sql(CONSTRAINTS).fetchall()]
+    assert all(tuple(map(str, r)) in now_constraints for r in old_constraints)
     names = [r[0] for r in con.sql(TABLE_SQL).fetchall()]
     assert sorted(t.name for t in schema.TABLES) == names
+
+
+def test_an_upgraded_database_is_exactly_a_new_one_and_keeps_its_rows(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    path = _previous(tmp_path)
+    old = duckdb.connect(str(path))
+    try:
+        rejected_before = old.sql("SELECT count(*) FROM rejected_events").fetchall()
+        init_schema(old)
+        init_schema(old)  # idempotent
+        assert old.sql(TABLE_SQL).fetchall() == con.sql(TABLE_SQL).fetchall()
+        assert old.sql(CONSTRAINTS).fetchall() == con.sql(CONSTRAINTS).fetchall()
+        assert old.sql("SELECT count(*) FROM rejected_events").fetchall() == rejected_before
+        # old rejects get the data-quality source system of their raw line
+        unknown = old.sql(
+            "SELECT count(*) FROM rejected_events WHERE source_system IS NULL"
+        ).fetchall()
+        assert unknown == [(0,)]
+    finally:
+        old.close()
 
 
 def test_declared_polars_dtypes_are_what_duckdb_gives(con: duckdb.DuckDBPyConnection) -> None:

@@ -230,7 +230,7 @@ def test_a_full_disk_is_one_line_and_the_run_is_marked_failed(tmp_path: Path) ->
         ),
     )
     start = write_jsonl(tmp_path / "start.jsonl", [opened(f"X-{i}", T0) for i in range(50)])
-    with _tmpfs(tmp_path / "small", "size=6m") as fs:
+    with _tmpfs(tmp_path / "small", "size=10m") as fs:
         db = fs / "full.duckdb"
         ok = _fpi("ingest", str(start), "--db", str(db))
         assert ok.returncode == 0, ok.stderr

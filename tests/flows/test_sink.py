@@ -44,14 +44,16 @@ EV = (
     "{}",
     0,
 )
-REJ = ("f", 2, "bad", "invalid_json", "d", None, None, 5)
-PEND = ("p1", "X", "exception.touched", 0, "f", 3, 3, "{}", 0)
+REJ = ("f", 2, "bad", "invalid_json", "d", None, None, 5, "(unknown)")
+PEND = ("p1", "X", "exception.touched", 0, "f", 3, 3, "{}", 0, "S")
 
 
 def test_writing_a_delta_twice_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     ensure_database(db)
-    d = Delta(events=[EV], rejected=[REJ], duplicates=[("f", 4, "e1", "{}", 0)], pending_add=[PEND])
+    d = Delta(
+        events=[EV], rejected=[REJ], duplicates=[("f", 4, "e1", "{}", 0, "S")], pending_add=[PEND]
+    )
     write_deltas(db, [d])
     write_deltas(db, [d])
     for t, n in [
@@ -67,7 +69,7 @@ def test_rejected_rows_keep_their_first_received_time(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     ensure_database(db)
     write_deltas(db, [Delta(rejected=[REJ])])
-    write_deltas(db, [Delta(rejected=[(*REJ[:-1], 999)])])
+    write_deltas(db, [Delta(rejected=[(*REJ[:-2], 999, REJ[-1])])])
     got = table(db, "SELECT epoch_us(received_at) AS us FROM rejected_events")["us"][0]
     assert got == 5
 

@@ -1,0 +1,205 @@
+"""SLA alerts (``flows.alerts`` and the applier): when they are due, raised by the
+data clock of a replay, retracted by late events — checked against the
+independent reference (``tests/reference_sla.py``, written from ``kpis.md`` alone)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.config import load_settings
+from core.db import open_read
+from core.timeutil import UTC
+from flows.alerts import AlertBook, ExceptionAlerts, due_times, raise_due, update_dues
+from flows.ingest import ingest
+from flows.lifecycle import PAUSED_EV, RESOLVED_EV, RESUMED, Step, derive
+from metrics.query import kpis
+from tests import reference_sla as ref
+from tests.streams import ev, fixed_clock, opened, random_stream, table, worked_example, write_jsonl
+
+H = 3_600_000_000
+T = datetime(2026, 5, 4, 8, tzinfo=UTC)
+T_US = int(T.timestamp() * 1_000_000)
+
+
+def _step(et: str, hours: float, i: int) -> Step:
+    return Step(T_US + round(hours * H), i, et, False, None, f"s{i}")
+
+
+def test_due_times_of_the_worked_example() -> None:
+    # X-1: 9 h target; open 08:00-10:00 (2 h), paused, open 14:00-18:00 (6 h), resolved,
+    # reopened 05-05 08:00: at-risk (7.2 h) due at 09:12, breach (9 h) at 11:00.
+    steps = [
+        _step(PAUSED_EV, 2, 1),
+        _step(RESUMED, 6, 2),
+        _step(RESOLVED_EV, 10, 3),
+        _step("exception.reopened", 24, 4),
+    ]
+    at_risk, breach = due_times(derive(T_US, steps).versions, 9.0)
+    assert at_risk == T_US + round(25.2 * H)
+    assert breach == T_US + 27 * H
+    # before the reopen nothing is due (6 h < 7.2 h, resolved)
+    assert due_times(derive(T_US, steps[:3]).versions, 9.0) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("steps", "want"),
+    [
+        # the clock reaches 7.2 h exactly as it is paused: due at the resume
+        ([(PAUSED_EV, 7.2), (RESUMED, 10)], (10.0, 11.8)),
+        # it reaches 9 h exactly as it is paused: breach due when it runs again
+        ([(PAUSED_EV, 9), (RESUMED, 12)], (7.2, 12.0)),
+        # resolved at 9 h exactly: never breached
+        ([(RESOLVED_EV, 9)], (7.2, None)),
+        # paused for good before 7.2 h: nothing due
+        ([(PAUSED_EV, 5)], (None, None)),
+    ],
+)
+def test_due_times_at_the_edges(steps: list[tuple[str, float]], want: tuple) -> None:
+    got = due_times(
+        derive(T_US, [_step(et, h, i) for i, (et, h) in enumerate(steps)]).versions, 9.0
+    )
+    assert got == tuple(None if w is None else T_US + round(w * H) for w in want)
+
+
+def test_a_changed_due_retracts_the_standing_alert_and_queues_the_new_one() -> None:
+    book, state, changes = AlertBook(), ExceptionAlerts(), []
+    update_dues(state, "X", (100, 200), 0, book, changes)
+    assert book.due_by(150) == [(100, "X", "at_risk")]
+    alert = raise_due(state, "X", "at_risk", 100, 150)
+    assert alert is not None and alert.alert_id == "X:at_risk:1"
+    update_dues(state, "X", (300, 400), 160, book, changes)  # a late pause moved it
+    assert changes == [("retracted", alert)] and alert.retracted_us == 160
+    assert book.due_by(350) == [(300, "X", "at_risk")]  # the stale 200 breach is skipped
+    again = raise_due(state, "X", "at_risk", 300, 350)
+    assert again is not None and again.alert_id == "X:at_risk:2"
+
+
+def _ingest(tmp: Path, events: list[dict], chunk_lines: int, name: str) -> Path:
+    path = write_jsonl(tmp / f"{name}.jsonl", events)
+    db = tmp / f"{name}.duckdb"
+    ingest([path], db, load_settings(), fixed_clock, chunk_lines=chunk_lines)
+    return db
+
+
+def _ours(db: Path) -> list[tuple]:
+    df = table(
+        db,
+        "SELECT alert_id, exception_id, kind, revision, due_at, raised_at, retracted_at, "
+        "site, lane, carrier, category, severity, customer_tier, owner_team, source_system "
+        "FROM sla_alerts ORDER BY alert_id",
+    )
+    return [tuple(r) for r in df.iter_rows()]
+
+
+def _reference(events: list[dict]) -> list[tuple]:
+    engine = ref.replay_alerts(json.loads(json.dumps(e)) for e in events)
+    rows = []
+    for r in engine.table():
+        rows.append(
+            (
+                r["alert_id"],
+                r["exception_id"],
+                r["kind"],
+                r["revision"],
+                r["due_at"],
+                r["raised_at"],
+                r["retracted_at"],
+                r["site"],
+                r["lane"],
+                r["carrier"],
+                r["category"],
+                r["severity"],
+                r["customer_tier"],
+                r["owner_team"],
+                r["source_system"],
+            )
+        )
+    return sorted(rows)
+
+
+def test_the_worked_example_raises_at_risk_and_breach_after_the_reopen(tmp_path: Path) -> None:
+    events = worked_example()
+    db = _ingest(tmp_path, events, 2000, "w")
+    # the data clock is the last event (05-05 09:00): neither alert is due yet
+    assert _ours(db) == []
+    late = ev("exception.touched", "X-1", T + timedelta(hours=27, minutes=30), action="call")
+    db = _ingest(tmp_path, [*events, late], 2000, "w2")
+    got = {(r[2], r[4]) for r in _ours(db)}
+    assert got == {
+        ("at_risk", T + timedelta(hours=25, minutes=12)),
+        ("breached", T + timedelta(hours=27)),
+    }
+    assert _ours(db) == _reference([*events, late])
+
+
+def test_a_late_resolve_retracts_and_a_reopen_raises_a_new_revision(tmp_path: Path) -> None:
+    x = opened("X-9", T, severity="critical", tier="standard")  # 4 h target
+    events = [
+        x,
+        ev("exception.touched", "X-9", T + timedelta(hours=5), action="call"),  # clock -> 5 h
+        ev("exception.resolved", "X-9", T + timedelta(hours=2), resolution_code="fixed"),
+        ev("exception.reopened", "X-9", T + timedelta(hours=6)),  # clock runs again at 6 h
+        ev("exception.touched", "X-9", T + timedelta(hours=9), action="call"),
+    ]
+    db = _ingest(tmp_path, events, 2000, "r")
+    rows = _ours(db)
+    assert rows == _reference(events)
+    ids = [(r[0], r[6] is not None) for r in rows]
+    assert ids == [
+        ("X-9:at_risk:1", True),
+        ("X-9:at_risk:2", False),
+        ("X-9:breached:1", True),
+        ("X-9:breached:2", False),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_replays_match_the_reference_whatever_the_chunking(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    events = random_stream(rng, n_exceptions=25, orders=6)
+    if seed % 2:
+        rng.shuffle(events)  # held follow-ups, late events, a clock that jumps
+    want = _reference(events)
+    one_by_one = _ours(_ingest(tmp_path, events, 1, "a"))
+    assert one_by_one == want
+    assert _ours(_ingest(tmp_path, events, 7, "b")) == want
+    assert _ours(_ingest(tmp_path, events, 2000, "c")) == want
+
+
+def test_a_rerun_and_a_split_run_change_nothing(tmp_path: Path) -> None:
+    rng = random.Random(99)
+    events = random_stream(rng, n_exceptions=30, orders=6)
+    rng.shuffle(events)
+    whole = _ingest(tmp_path, events, 5, "whole")
+    first = write_jsonl(tmp_path / "first.jsonl", events[: len(events) // 2])
+    second = write_jsonl(tmp_path / "second.jsonl", events[len(events) // 2 :])
+    split = tmp_path / "split.duckdb"
+    ingest([first], split, load_settings(), fixed_clock, chunk_lines=5)
+    ingest([second], split, load_settings(), fixed_clock, chunk_lines=5)
+    ingest([first, second], split, load_settings(), fixed_clock, chunk_lines=5)  # a rerun
+    assert _ours(split) == _ours(whole) == _reference(events)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_breached_open_equals_standing_breach_alerts_due_before_the_data_clock(
+    tmp_path: Path, seed: int
+) -> None:
+    """The consistency rule of kpis.md, as of the data clock."""
+    rng = random.Random(seed)
+    events = random_stream(rng, n_exceptions=40, orders=8)
+    rng.shuffle(events)
+    db = _ingest(tmp_path, events, 50, "k")
+    with open_read(db) as con:
+        breached_open = kpis(con)["breached_open"][0]
+        (standing,) = con.execute(
+            "SELECT count(*) FROM sla_alerts a JOIN exceptions e USING (exception_id) "
+            "WHERE a.kind = 'breached' AND a.retracted_at IS NULL "
+            "AND e.status IN ('open', 'paused') "
+            "AND a.due_at < (SELECT data_clock FROM flow_clock)"
+        ).fetchall()[0]
+    assert breached_open == standing
