@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--address", default=launch.DEFAULT_ADDRESS)
     ap.add_argument("--headless", action="store_true")
     ap.add_argument("--refresh", type=float, default=30.0)
+    ap.add_argument("--stale-after", dest="stale_after", type=float, default=30.0)
     ap.add_argument("--config")
     return ap
 
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         headless=args.headless,
         refresh_seconds=args.refresh,
+        stale_after_seconds=args.stale_after,
         address=args.address,
         config=None if args.config is None else Path(args.config),
     )

@@ -2,12 +2,15 @@
 
 Draws the global filters in the sidebar (bound to the URL query string),
 resolves the window against the data clock, stores the shared
-:class:`dashboard.context.Context` and runs the selected page of
-``st.navigation``. While the database changes (a live ``fpi ingest``), a small
-fragment checks the file every ``--refresh`` seconds and reruns the app when
-new data was written. The dashboard only reads: every query goes through
-``core.db.open_read`` (read-only, short-lived, retried while the writer holds
-the file).
+:class:`dashboard.context.Context` (with the wall clock, the one place the app
+reads it: how old the live flow's heartbeat is) and runs the selected page of
+``st.navigation``. While the database changes (a live ``fpi ingest`` or
+``fpi stream``), a small fragment checks the file every ``--refresh`` seconds
+and reruns the app when new data was written; every page's line on the live
+flow (``dashboard.ui.flow_line``) is redrawn as often, so a flow that stopped
+is reported even though the file then stops changing. The dashboard only
+reads: every query goes through ``core.db.open_read`` (read-only, short-lived,
+retried while the writer holds the file).
 
 No traceback reaches a visitor: a failing page shows one friendly line
 (:func:`dashboard.ui.failure`) and the traceback goes to the server log; the
@@ -23,7 +26,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.db import DatabaseError
-from core.timeutil import iso_z
+from core.timeutil import iso_z, system_clock
 from dashboard import context, data, ui
 from dashboard.context import (
     PERIOD_LABELS,
@@ -60,7 +63,8 @@ def _sidebar(values: dict[str, list[str]]) -> Filters:
             placeholder="latest data (live)",
             help="RFC 3339 time such as 2026-05-06T12:00:00Z or a date (midnight UTC). "
             "Stock KPIs (backlog, breached, revenue at risk) are as of this time; "
-            "empty = the data clock (the newest event), updated live.",
+            "empty = the data clock (the newest event, or the live flow's clock "
+            "once it is caught up), updated live.",
         )
         period = st.selectbox(
             "Period",
@@ -175,11 +179,13 @@ def _run(settings: AppSettings) -> None:
             f"showing {PERIOD_LABELS[context.DEFAULT_PERIOD]}."
         )
     win, filters = context.resolve_window(_sidebar(values), clock)
-    ctx = Context(settings, filters, stamp, win, clock, values, tuple(notices), url)
+    ctx = Context(
+        settings, filters, stamp, win, clock, values, tuple(notices), url, clock=system_clock
+    )
     context.store(ctx)
     with st.sidebar:
         if clock is not None:
-            st.caption(f"Data clock (newest event): {iso_z(clock)}")
+            st.caption(f"Data clock: {iso_z(clock)}")
         if settings.refresh_seconds > 0:
             st.caption(f"Refreshes on new data (checked every {settings.refresh_seconds:g} s).")
     pages = st.navigation(
@@ -208,6 +214,12 @@ def _run(settings: AppSettings) -> None:
                 title="Exception queue",
                 icon=":material/list_alt:",
                 url_path="queue",
+            ),
+            st.Page(
+                HERE / "app_pages/alerts.py",
+                title="SLA alerts",
+                icon=":material/notifications_active:",
+                url_path="alerts",
             ),
             st.Page(
                 HERE / "app_pages/quality.py",

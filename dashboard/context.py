@@ -25,6 +25,7 @@ explained on the page and ignored, never an exception.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.timeutil import iso_z, parse_time
+from core.timeutil import Clock, iso_z, parse_time
 from dashboard.text import md_join, md_literal
 from metrics.dimensions import DIMENSIONS
 from metrics.filter_values import FILTER_DIMENSIONS
@@ -42,8 +43,11 @@ from metrics.query import Window
 
 DB_ENV = "FPI_DB"
 REFRESH_ENV = "FPI_REFRESH_SECONDS"
+STALE_AFTER_ENV = "FPI_STALE_AFTER_SECONDS"
 CONFIG_ENV = "FPI_CONFIG"
 DEFAULT_REFRESH_SECONDS = 30.0
+DEFAULT_STALE_AFTER_SECONDS = 30.0
+"""A live flow whose last heartbeat is older than this is reported as not running."""
 
 PERIODS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
@@ -75,24 +79,26 @@ RENDERED_STAMP_KEY = "_fpi_rendered_stamp"
 
 @dataclass(frozen=True, slots=True)
 class AppSettings:
-    """How the app was started: the database file, the refresh interval (0 = off) and
-    the settings file (``fpi --config``; None = the built-in defaults)."""
+    """How the app was started: the database file, the refresh interval (0 = off),
+    the settings file (``fpi --config``; None = the built-in defaults) and after how
+    many seconds without a heartbeat the live flow is reported as stale."""
 
     db: Path
     refresh_seconds: float
     config: Path | None = None
+    stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS
 
 
 def app_settings(argv: list[str] | None = None) -> AppSettings:
-    """Read ``--db``/``--refresh``/``--config`` given after ``--`` to
-    ``streamlit run dashboard/app.py``, else ``FPI_DB``, ``FPI_REFRESH_SECONDS``
-    and ``FPI_CONFIG``.
+    """Read ``--db``/``--refresh``/``--config``/``--stale-after`` given after ``--`` to
+    ``streamlit run dashboard/app.py``, else ``FPI_DB``, ``FPI_REFRESH_SECONDS``,
+    ``FPI_CONFIG`` and ``FPI_STALE_AFTER_SECONDS``.
 
     Without ``argv`` the process arguments are read only when they are the app's
     own (``sys.argv[0]`` is ``app.py``), never those of a host such as pytest.
     An empty ``--config``/``FPI_CONFIG`` means no settings file. Raises
     ``SystemExit`` without a database and ``ValueError`` for a refresh interval
-    that is not a number.
+    or stale-after limit that is not a number.
     """
     if argv is None:
         argv = sys.argv[1:] if Path(sys.argv[0]).name == "app.py" else []
@@ -100,6 +106,7 @@ def app_settings(argv: list[str] | None = None) -> AppSettings:
     ap.add_argument("--db")
     ap.add_argument("--refresh", type=float)
     ap.add_argument("--config")
+    ap.add_argument("--stale-after", dest="stale_after", type=float)
     args, _ = ap.parse_known_args(argv)
     db = args.db or os.environ.get(DB_ENV)
     if not db:
@@ -108,7 +115,14 @@ def app_settings(argv: list[str] | None = None) -> AppSettings:
     if refresh is None:
         refresh = float(os.environ.get(REFRESH_ENV, DEFAULT_REFRESH_SECONDS))
     config = args.config if args.config is not None else os.environ.get(CONFIG_ENV)
-    return AppSettings(Path(db), max(0.0, refresh), Path(config) if config else None)
+    stale = args.stale_after
+    if stale is None:
+        stale = float(os.environ.get(STALE_AFTER_ENV, DEFAULT_STALE_AFTER_SECONDS))
+    if math.isnan(stale):
+        raise ValueError("the stale-after limit is not a number")
+    return AppSettings(
+        Path(db), max(0.0, refresh), Path(config) if config else None, max(0.0, stale)
+    )
 
 
 def data_stamp(db: Path) -> str:
@@ -170,6 +184,9 @@ class Context:
     """Markdown messages about parts of the link that were ignored (shown by the page)."""
     url: Mapping[str, list[str]] = field(default_factory=dict)
     """The query string as the run started (before widgets drop invalid values)."""
+    clock: Clock | None = None
+    """The wall clock, passed in by the entry file (``core.timeutil.system_clock``):
+    how old the live flow's heartbeat is. None: its age is not judged."""
 
     @property
     def db(self) -> str:

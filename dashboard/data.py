@@ -29,8 +29,11 @@ import streamlit as st
 
 from core.config import load_settings
 from core.db import open_read
+from metrics import alerts as sla_alerts
 from metrics import bottlenecks, breakdowns, filter_values, quality, series, timeline
 from metrics import queue as open_items
+from metrics.flow_status import FlowStatus
+from metrics.flow_status import flow_status as read_flow_status
 from metrics.query import Window, data_clock
 
 Where = tuple[tuple[str, tuple[str, ...]], ...]
@@ -191,6 +194,20 @@ def exception_detail(
         )
 
 
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def flow_status(db: str, stamp: str) -> FlowStatus | None:
+    """The writer's ``flow_clock`` row (None: an older database, or none written yet)."""
+    with reader(db) as con:
+        return read_flow_status(con)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def active_alerts(db: str, stamp: str, where: Where, as_of: datetime | None) -> pl.DataFrame:
+    """``metrics.alerts.active_alerts`` of both kinds, newest first (``as_of`` None: live)."""
+    with reader(db) as con:
+        return sla_alerts.active_alerts(con, where=_w(where), as_of=as_of)
+
+
 @dataclass(frozen=True, slots=True)
 class QualityView:
     """What the Data quality page shows (``metrics.quality``)."""
@@ -202,6 +219,8 @@ class QualityView:
     pending: pl.DataFrame
     pending_sample: pl.DataFrame
     duplicates: pl.DataFrame
+    by_source: pl.DataFrame
+    summary: pl.DataFrame
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -216,4 +235,6 @@ def data_quality(db: str, stamp: str) -> QualityView:
             pending=quality.pending_summary(con),
             pending_sample=quality.pending_sample(con, limit=50),
             duplicates=quality.duplicate_sample(con, limit=50),
+            by_source=quality.by_source(con),
+            summary=quality.summary(con),
         )

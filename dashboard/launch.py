@@ -1,8 +1,9 @@
 """``fpi dashboard``: run the Streamlit app as a child process.
 
-The database path, the refresh interval and the settings file reach the app
-both as script arguments (after ``--``) and as environment variables
-(``FPI_DB``, ``FPI_REFRESH_SECONDS``, ``FPI_CONFIG``). SIGTERM/SIGINT given to
+The database path, the refresh interval, the stale-after limit of the live
+flow's heartbeat and the settings file reach the app both as script arguments
+(after ``--``) and as environment variables (``FPI_DB``,
+``FPI_REFRESH_SECONDS``, ``FPI_STALE_AFTER_SECONDS``, ``FPI_CONFIG``). SIGTERM/SIGINT given to
 ``fpi dashboard`` are passed on to Streamlit, and its exit code is returned.
 
 The server listens on ``127.0.0.1`` unless another ``address`` is given (the
@@ -23,7 +24,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .context import CONFIG_ENV, DB_ENV, REFRESH_ENV
+from .context import (
+    CONFIG_ENV,
+    DB_ENV,
+    DEFAULT_STALE_AFTER_SECONDS,
+    REFRESH_ENV,
+    STALE_AFTER_ENV,
+)
 
 APP = Path(__file__).with_name("app.py")
 DEFAULT_ADDRESS = "127.0.0.1"
@@ -38,13 +45,21 @@ def command(
     refresh_seconds: float,
     address: str = DEFAULT_ADDRESS,
     config: Path | None = None,
+    stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
 ) -> list[str]:
     """The ``streamlit run`` command line for ``db``, listening on ``address:port``.
 
     ``config`` (a settings file) is passed to the app as ``--config``; without
     it the app uses the built-in settings.
     """
-    app_args = ["--db", str(db), "--refresh", str(refresh_seconds)]
+    app_args = [
+        "--db",
+        str(db),
+        "--refresh",
+        str(refresh_seconds),
+        "--stale-after",
+        str(stale_after_seconds),
+    ]
     if config is not None:
         app_args += ["--config", str(config)]
     return [
@@ -83,6 +98,7 @@ def launch(
     refresh_seconds: float = 30.0,
     address: str = DEFAULT_ADDRESS,
     config: Path | None = None,
+    stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
 ) -> int:
     """Start the dashboard on ``address:port`` for database ``db``; return Streamlit's
     exit code. ``config`` is the settings file of ``fpi --config`` (None: defaults;
@@ -92,12 +108,22 @@ def launch(
     env = dict(os.environ)
     env[DB_ENV] = str(db)
     env[REFRESH_ENV] = str(refresh_seconds)
+    env[STALE_AFTER_ENV] = str(stale_after_seconds)
     if cfg is None:
         env.pop(CONFIG_ENV, None)
     else:
         env[CONFIG_ENV] = str(cfg)
     proc = subprocess.Popen(
-        command(db, port, headless, refresh_seconds, address=address, config=cfg), env=env
+        command(
+            db,
+            port,
+            headless,
+            refresh_seconds,
+            address=address,
+            config=cfg,
+            stale_after_seconds=stale_after_seconds,
+        ),
+        env=env,
     )
 
     def forward(signum: int, frame: FrameType | None) -> None:

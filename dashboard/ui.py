@@ -1,8 +1,8 @@
 """Small Streamlit building blocks shared by the pages.
 
-* :func:`page_start` — title, the window caption and the empty states (no data
-  yet / nothing matches the filters), stopping the page when there is nothing
-  to show;
+* :func:`page_start` — title, when the live flow was last seen
+  (:func:`flow_line`), the window caption and the empty states (no data yet /
+  nothing matches the filters), stopping the page when there is nothing to show;
 * :func:`chart` — a Plotly figure with the numbers behind it downloadable as CSV;
 * :func:`tiles` — KPI tiles with period-over-period deltas;
 * :func:`set_filter` / :func:`clear_filters` — change the global filters
@@ -30,12 +30,20 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from core.db import DatabaseError
 from core.safe_text import safe_csv_frame, to_csv
 from metrics.catalog import BY_NAME
 from metrics.filter_values import FILTER_DIMENSIONS
 
-from . import data
-from .context import Context, as_of_notice, current, invalid_choice, window_caption
+from . import data, heartbeat
+from .context import (
+    Context,
+    as_of_notice,
+    current,
+    data_stamp,
+    invalid_choice,
+    window_caption,
+)
 from .text import md_literal, unplot_text
 
 log = logging.getLogger("fpi.dashboard")
@@ -255,6 +263,7 @@ def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True)
     """
     ctx = current()
     st.title(title)
+    flow_line(ctx)
     if ctx.filters.as_of_error:
         st.warning(as_of_notice(ctx.filters.as_of_error), icon=":material/link_off:")
     for notice in ctx.notices:
@@ -281,6 +290,39 @@ def page_start(title: str, *, needs_data: bool = True, needs_match: bool = True)
             st.button("Clear filters", on_click=clear_filters, key="clear-empty")
             st.stop()
     return ctx
+
+
+def flow_line(ctx: Context) -> None:
+    """One line on when the writer was last seen (``dashboard.heartbeat``): a caption,
+    or a warning when the live flow's heartbeat is older than ``--stale-after``.
+
+    With auto-refresh on it is a fragment redrawn every ``--refresh`` seconds, so
+    the warning appears when the flow stops even though the database then stops
+    changing. "Now" is the context's clock (passed in by the entry file).
+    """
+    if ctx.settings.refresh_seconds > 0:
+        st.fragment(_draw_flow_line, run_every=ctx.settings.refresh_seconds)(ctx)
+    else:
+        _draw_flow_line(ctx)
+
+
+def _draw_flow_line(ctx: Context) -> None:
+    try:
+        status = data.flow_status(ctx.db, data_stamp(ctx.settings.db))
+        now = ctx.clock() if ctx.clock is not None else None
+        line = heartbeat.describe(status, now, ctx.settings.stale_after_seconds)
+    except DatabaseError as exc:  # the page itself explains an unreadable database
+        log.error("cannot read the flow clock: %s", exc)
+        return
+    except Exception:
+        failure("the live flow status")
+        return
+    if line is None:
+        return
+    if line.level == "warning":
+        st.warning(line.text, icon=":material/heart_broken:")
+    else:
+        st.caption(line.text)
 
 
 def ingest_hint(ctx: Context) -> str:

@@ -28,7 +28,7 @@ from the environment (``FPI_INPUT``, ``FPI_DB``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import bytewax.operators as op
@@ -38,17 +38,41 @@ from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from core.config import Settings
-from core.timeutil import Clock, system_clock, to_us
+from core.timeutil import Clock, from_us, system_clock, to_us
 
-from .apply import Applier
+from .apply import Applier, LiveStatus
 from .fast_parse import parse_chunk_fast
 from .parse import Parsed, Rejected
 from .records import Delta
-from .sources import FILE_FAULT_OFFSET, Chunk
+from .sources import FILE_FAULT_OFFSET, Chunk, StreamPosition
 from .store import Store
 
 FILE_STREAM_KEY = "files"
 """The one stream key of a file ingest."""
+
+
+SETTLE = timedelta(seconds=0.3)
+"""How long every partition must stay at its end before a live flow counts as
+caught up (then its data clock is the wall clock): a passing empty poll during
+a backlog must not make it raise alerts by the wall clock."""
+
+HEARTBEAT = timedelta(seconds=0.5)
+"""A live flow's heartbeat: a commit at least this often (``kpis.md``: at least
+once a second), with the data clock and the partitions' lag."""
+
+
+@dataclass(slots=True)
+class LiveSetup:
+    """What the apply step of a live flow (``fpi stream``) needs to know."""
+
+    partitions: list[int]
+    """Every partition of the topic: caught up = each one read to its end."""
+    writer: str = "stream"
+    messages: bool = False
+    """Write alert messages to the outbox (a webhook delivers them)."""
+    status: dict[str, object] = field(default_factory=dict)
+    """Filled by the flow for progress lines: ``lag``, ``caught_up``,
+    ``applier`` (the :class:`~flows.apply.Applier`)."""
 
 
 @dataclass(slots=True)
@@ -56,6 +80,7 @@ class _Parsed:
     key: str
     events: list[Parsed]
     rejected: list[Rejected]
+    position: StreamPosition | None = None
 
 
 def _parse_chunk(chunk: Chunk, key: str, settings: Settings, clock: Clock) -> _Parsed:
@@ -70,22 +95,95 @@ def _parse_chunk(chunk: Chunk, key: str, settings: Settings, clock: Clock) -> _P
                 chunk.source, FILE_FAULT_OFFSET, "", "unreadable_file", chunk.fault, None, None
             )
         )
-    return _Parsed(key, events, rejected)
+    return _Parsed(key, events, rejected, chunk.position)
 
 
 class _ApplyLogic(StatefulLogic[_Parsed, Delta, None]):
-    """The apply step of one stream key. State lives in the :class:`Applier`."""
+    """The apply step of one stream key. State lives in the :class:`Applier`.
 
-    def __init__(self, settings: Settings, clock: Clock, store: Store | None) -> None:
+    Live (``live`` given): it tracks each partition's position; the flow is
+    caught up when every partition is at its end. Its timer fires every
+    :data:`HEARTBEAT` (a heartbeat delta) and, when caught up, at the next
+    due of an SLA alert on the wall clock, which then raises it with no new
+    event needed.
+    """
+
+    def __init__(
+        self, settings: Settings, clock: Clock, store: Store | None, live: LiveSetup | None
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.store = store
+        self.live = live
         self.applier: Applier | None = None
+        self.positions: dict[int, StreamPosition] = {}
+        self._end_since: datetime | None = None
+        self._caught_up = False
+
+    def _applier(self, key: str) -> Applier:
+        if self.applier is None:  # Bytewax does not tell a builder its key
+            live = self.live
+            self.applier = Applier(
+                key,
+                self.settings,
+                self.clock,
+                self.store,
+                writer="ingest" if live is None else live.writer,
+                messages=live is not None and live.messages,
+            )
+            if live is not None:
+                live.status["applier"] = self.applier
+        return self.applier
+
+    def _status(self, position: StreamPosition | None) -> LiveStatus | None:
+        live = self.live
+        if live is None:
+            return None
+        offsets: dict[tuple[str, int], int] = {}
+        if position is not None:
+            self.positions[position.partition] = position
+            offsets[(position.topic, position.partition)] = position.next_offset
+        at_end = all(
+            (pos := self.positions.get(p)) is not None and pos.at_end for p in live.partitions
+        )
+        now = self.clock()
+        if not at_end:
+            self._end_since = None
+        elif self._end_since is None:
+            self._end_since = now
+        caught_up = at_end and (
+            self._caught_up or (self._end_since is not None and now - self._end_since >= SETTLE)
+        )
+        self._caught_up = caught_up
+        lag = {str(p): (pos.lag if (pos := self.positions.get(p)) else -1) for p in live.partitions}
+        live.status["caught_up"] = caught_up
+        live.status["lag"] = lag
+        return LiveStatus(caught_up, lag, offsets)
 
     def on_item(self, value: _Parsed) -> tuple[list[Delta], bool]:
-        if self.applier is None:  # Bytewax does not tell a builder its key
-            self.applier = Applier(value.key, self.settings, self.clock, self.store)
-        return [self.applier.apply(value.events, value.rejected)], StatefulLogic.RETAIN
+        applier = self._applier(value.key)
+        delta = applier.apply(value.events, value.rejected, self._status(value.position))
+        if self.live is not None:
+            seen = self.live.status.get("lines", 0)
+            assert isinstance(seen, int)
+            self.live.status["lines"] = seen + len(value.events) + len(value.rejected)
+        return [delta], StatefulLogic.RETAIN
+
+    def on_notify(self) -> tuple[list[Delta], bool]:
+        status = self._status(None)
+        if self.applier is None or status is None:
+            return [], StatefulLogic.RETAIN
+        return [self.applier.tick(status)], StatefulLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        if self.live is None or self.applier is None:
+            return None
+        at = self.clock() + HEARTBEAT
+        if self.live.status.get("caught_up"):
+            due = self.applier.next_due_us()
+            if due is not None:
+                at = min(at, from_us(due))
+        return at
 
     def on_eof(self) -> tuple[list[Delta], bool]:
         if self.applier is not None:
@@ -150,6 +248,7 @@ def build_flow(
     key_of: Callable[[Chunk], str] = lambda _c: FILE_STREAM_KEY,
     flush_every: timedelta = timedelta(seconds=1),
     flush_max_deltas: int = 400,
+    live: LiveSetup | None = None,
 ) -> Dataflow:
     """Build the dataflow from ``source`` (chunks of raw lines) to ``sink``.
 
@@ -158,7 +257,8 @@ def build_flow(
     key (dedupe and lifecycle state are per key, so a key must hold every
     event of an exception and every copy of an event); ``clock`` stamps
     ``received_at``/``ingested_at`` and is the only time read; event time
-    comes from the events.
+    comes from the events; ``live``: a live flow (``fpi stream``): caught-up
+    tracking, heartbeats and alert timers on the wall clock.
     """
     flow = Dataflow("fpi")
     chunks = op.input("read", flow, source)
@@ -166,7 +266,7 @@ def build_flow(
     keyed_chunks = op.key_on("by_stream_key", parsed, lambda pc: pc.key)
 
     def builder(_resume: object) -> _ApplyLogic:
-        return _ApplyLogic(settings, clock, store)
+        return _ApplyLogic(settings, clock, store, live)
 
     applied = op.key_rm("apply_unkey", op.stateful("apply", keyed_chunks, builder))
     keyed = op.key_on("to_db", applied, lambda _d: "db")

@@ -340,9 +340,12 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
         store: Store,
         stop: threading.Event | None = None,
         publisher: Publisher | None = None,
+        on_messages: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
+        self.on_messages = on_messages
+        """Called after a commit that wrote alert messages (wakes their delivery)."""
         self.stop = stop or threading.Event()
         self.failure: str | None = None
         self.error: BaseException | None = None
@@ -422,6 +425,8 @@ class DuckDBSink(FixedPartitionedSink[list[Delta], None]):
             if not merged.is_empty():
                 also = (publisher.mark_written(),) if publisher is not None else ()
                 staged = commit_delta(store.con, merged, append=True, also=also)
+                if merged.outbox and self.on_messages is not None:
+                    self.on_messages()
                 if publisher is not None:
                     for name, rows in staged.items():
                         publisher.stage(schema.BY_NAME[name], rows)

@@ -44,15 +44,31 @@ def arrival_seq(run_id: int, part_index: int, line: int) -> int:
     return (run_id << _RUN_SHIFT) | (part_index << _PART_SHIFT) | line
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where one Kafka partition stands after a chunk (``flows.kafka_source``)."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    """The offset after the chunk's last message (what a restart resumes from)."""
+    at_end: bool
+    """Read to the end of the partition (as far as the broker said)."""
+    lag: int
+    """Messages behind the partition's end (at the last lag query)."""
+
+
 @dataclass(slots=True)
 class Chunk:
-    """Consecutive raw lines of one source; ``fault`` ends a file that broke."""
+    """Consecutive raw lines of one source; ``fault`` ends a file that broke;
+    ``position``: a Kafka partition's state after the chunk (files: None)."""
 
     source: str
     first_offset: int
     first_seq: int
     lines: list[bytes]
     fault: str | None = None
+    position: StreamPosition | None = None
 
 
 @dataclass(frozen=True, slots=True)

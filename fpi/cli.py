@@ -123,6 +123,41 @@ def _dim(name: str | None) -> str | None:
         raise UsageError(f"--by: {exc}") from None
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    from flows.stream import StreamOptions, print_status, stream
+
+    settings = _settings(args)
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    secret = args.alert_secret or os.environ.get("FPI_ALERT_SECRET") or None
+    if secret and not args.alert_webhook:
+        raise UsageError("--alert-secret needs --alert-webhook")
+    options = StreamOptions(
+        brokers=args.brokers,
+        topic=args.topic,
+        webhook=args.alert_webhook,
+        secret=secret,
+        workers=args.workers,
+    )
+    try:
+        summary = stream(
+            Path(args.db),
+            options,
+            settings,
+            system_clock,
+            on_status=None if args.quiet else print_status,
+        )
+    except RuntimeError as exc:  # the broker or topic: one line
+        raise DatabaseError(str(exc)) from None
+    state = "caught up" if summary.caught_up else "not caught up"
+    print(
+        f"fpi stream stopped after {summary.seconds:.1f}s: {summary.lines:,} messages "
+        f"read ({state}); everything read is committed",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     from metrics.query import kpis
 
@@ -158,6 +193,34 @@ def cmd_bottlenecks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """``fpi alerts``: SLA alerts of kpis.md, newest first (``--active``: active only)."""
+    from metrics.alerts import alerts
+
+    where = _where(args)
+    with open_read(args.db) as con:
+        df = alerts(con, active_only=args.active, kind=args.kind, where=where)
+    if args.format == "table" and df.height == 0:
+        what = "active SLA alerts" if args.active else "SLA alerts"
+        print(f"no {what}" + (" matching the filters" if where or args.kind else ""))
+        return 0
+    title = "Active SLA alerts" if args.active else "SLA alerts"
+    print(render(df, args.format, title=title))
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """``fpi quality``: the data-quality counts (integration failures), optionally per
+    source system, with ``rejection_rate``."""
+    from metrics.quality import by_source, summary
+
+    with open_read(args.db) as con:
+        df = by_source(con) if args.by == "source_system" else summary(con)
+    title = "Data quality by source system" if args.by else "Data quality"
+    print(render(df, args.format, title=title))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
@@ -190,6 +253,62 @@ def cmd_generate(args: argparse.Namespace) -> int:
     summary = write_stream(out, cfg)
     print(f"wrote {out}: {summary}")
     return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    """``fpi produce FILE... --brokers B --topic T``: replay JSON Lines into a Kafka topic."""
+    import signal
+    import time
+
+    from flows.produce import ProduceSummary, produce
+
+    paths = [Path(p) for p in args.paths]
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"input not found: {p}")
+    for flag, value in (("--rate", args.rate), ("--speedup", args.speedup)):
+        if value is not None and not 0 < value < float("inf"):
+            raise UsageError(f"{flag} must be a positive number")
+    tty = sys.stderr.isatty()
+    shown = [0.0]
+
+    def report(s: ProduceSummary) -> None:
+        if args.quiet or (not tty and time.monotonic() - shown[0] < 10):
+            return  # a log file gets a line every 10 s, a terminal one every second
+        shown[0] = time.monotonic()
+        of = f" of {s.total:,}" if s.total is not None else ""
+        text = f"produce: {s.sent:,}{of} sent, {s.delivered:,} delivered, {s.failed:,} failed"
+        print(f"\r{text}" if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    def on_term(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the replay like Ctrl-C: sent is flushed
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        summary = produce(
+            paths,
+            brokers=args.brokers,
+            topic=args.topic,
+            rate=args.rate,
+            speedup=args.speedup,
+            rebase_to_now=args.rebase_to_now,
+            clock=system_clock,
+            progress=report,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if tty and not args.quiet:
+        print(file=sys.stderr)
+    for fault in summary.faults:
+        print(f"fpi: warning: {fault}", file=sys.stderr)
+    print(summary.line())
+    if summary.failed:
+        first = summary.errors[0] if summary.errors else "no error message"
+        print(f"fpi: error: {summary.failed:,} messages not delivered ({first})", file=sys.stderr)
+    if summary.interrupted:
+        print("fpi: interrupted", file=sys.stderr)
+        return 130
+    return 0 if summary.ok else 1
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -281,6 +400,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the dashboard on ``--address:--port`` with the settings of ``--config``
     (or ``FPI_CONFIG``), checked here first so a bad file fails before the server."""
     db = Path(args.db)
+    if not 0 <= args.stale_after < float("inf"):
+        raise UsageError("--stale-after must be a number of seconds, 0 or more")
     if not db.is_file():
         raise DatabaseError(f"database not found: {db} (run `fpi ingest ... --db {db}` first)")
     config = args.config or os.environ.get("FPI_CONFIG") or None
@@ -294,6 +415,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         args.address,
         "--refresh",
         str(args.refresh),
+        "--stale-after",
+        str(args.stale_after),
     ]
     if args.headless:
         argv.append("--headless")
@@ -347,6 +470,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser(
+        "stream", help="the live dataflow: a Kafka topic into DuckDB, SLA alerts on the clock"
+    )
+    p.add_argument("--brokers", required=True, help="HOST:PORT[,HOST:PORT...]")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--alert-webhook", metavar="URL", help="POST every alert raise/retraction")
+    p.add_argument(
+        "--alert-secret",
+        help="sign webhook posts with HMAC-SHA256 (or set FPI_ALERT_SECRET)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="Bytewax workers in this process (default 1)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_stream)
+
     p = sub.add_parser("kpis", help="print the KPIs of kpis.md")
     p.add_argument("--db", required=True)
     p.add_argument("--by", metavar="DIM", help="one row per group of this dimension")
@@ -359,6 +499,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, metavar="N")
     _period_args(p)
     p.set_defaults(func=cmd_bottlenecks)
+
+    p = sub.add_parser("alerts", help="SLA alerts (at risk, breached), newest first")
+    p.add_argument("--db", required=True)
+    p.add_argument(
+        "--active",
+        action="store_true",
+        help="only active alerts: standing, exception open or paused",
+    )
+    p.add_argument("--kind", choices=("at_risk", "breached"), help="only this kind of alert")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="DIM=VALUE",
+        help="filter on the alert's dimensions; repeat for more (same DIM twice = either value)",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("quality", help="data-quality counts (integration failures)")
+    p.add_argument("--db", required=True)
+    p.add_argument(
+        "--by", choices=("source_system",), help="one row per source system of the lines"
+    )
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("report", help="export a KPI report (.md, .html, .json, .csv)")
     p.add_argument("--db", required=True)
@@ -385,6 +550,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="auto-refresh interval (0: off)",
     )
+    p.add_argument(
+        "--stale-after",
+        dest="stale_after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="warn when the live flow's last heartbeat is older than this (default 30)",
+    )
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("generate", help="write a synthetic milestone stream")
@@ -401,6 +574,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start", metavar="T", help="first day, RFC 3339 (default 2026-05-04Z)")
     p.add_argument("--clean", action="store_true", help="no duplicates, disorder or bad lines")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("produce", help="replay JSON Lines files into a Kafka topic")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="files or folders (.gz ok)")
+    p.add_argument("--brokers", required=True, metavar="HOST:PORT[,...]")
+    p.add_argument("--topic", required=True)
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, metavar="N", help="send N events per second")
+    pace.add_argument(
+        "--speedup", type=float, metavar="X", help="play event-time gaps X times faster"
+    )
+    p.add_argument(
+        "--rebase-to-now",
+        dest="rebase_to_now",
+        action="store_true",
+        help="shift all timestamps by one offset so the replay ends at now",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("import", help="turn a status log (CSV) or event log (XES) into events")
     p.add_argument("file", metavar="FILE", help=".csv, .xes, plain, .gz or in a .zip")

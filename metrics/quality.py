@@ -2,6 +2,14 @@
 
 Totals — accepted, duplicate, rejected and pending events — and the samples
 the Data quality page shows: rejected lines by reason, held events, duplicates.
+
+By source system (:func:`by_source`, :func:`summary`): each count per
+``source_system`` — an accepted event's own, and for a duplicate, rejected or
+held line the line's own non-empty string ``source_system`` when it is a JSON
+object with one, else ``(unknown)`` (stored by the writer; derived from the raw
+line here for a database written before those columns existed) — with
+``rejection_rate`` = rejected ÷ (accepted + duplicates + rejected + pending),
+null when a source has no line.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import polars as pl
 from core.db import fetch_pl, quality_counts
 
 from .catalog import names
+from .flow_status import relation_columns
 
 QUALITY: list[str] = names("quality")
 """The data-quality KPIs, in catalog order."""
@@ -21,6 +30,73 @@ def quality(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Data-quality totals: accepted, duplicate, rejected, pending events (global)."""
     counts = quality_counts(con)
     return {name: counts[name] for name in QUALITY}
+
+
+UNKNOWN_SOURCE = "(unknown)"
+"""The ``source_system`` of a line that does not name one (kpis.md, "Data quality")."""
+
+RATE = "rejection_rate"
+BY_SOURCE_COLUMNS: tuple[str, ...] = ("source_system", *QUALITY, RATE)
+"""Columns of :func:`by_source` (and of :func:`summary` without ``source_system``)."""
+
+_SOURCE_OF_LINE = """CASE WHEN json_valid({col}) AND json_type({col}) = 'OBJECT'
+    AND json_type({col}, '$.source_system') = 'VARCHAR'
+    AND json_extract_string({col}, '$.source_system') <> ''
+    THEN json_extract_string({col}, '$.source_system') ELSE '(unknown)' END"""
+"""SQL: the data-quality source system of a raw line (when the table has no column)."""
+
+_LINE_TABLES: dict[str, tuple[str, str]] = {
+    "duplicate_events": ("duplicate_events", "raw"),
+    "rejected_events": ("rejected_events", "raw"),
+    "pending_events": ("pending_events", "payload"),
+}
+"""Count -> (table of its lines, the column holding the line as received)."""
+
+
+def _source_sql(con: duckdb.DuckDBPyConnection, table: str, raw: str) -> str:
+    if "source_system" in relation_columns(con, table):
+        return f"coalesce(nullif(source_system, ''), '{UNKNOWN_SOURCE}')"
+    return _SOURCE_OF_LINE.format(col=raw)
+
+
+def _with_rate(df: pl.DataFrame) -> pl.DataFrame:
+    lines = sum((pl.col(n) for n in QUALITY), pl.lit(0, dtype=pl.Int64))
+    return df.with_columns(
+        pl.when(lines > 0)
+        .then(pl.col("rejected_events") / lines)
+        .otherwise(None)
+        .cast(pl.Float64)
+        .alias(RATE)
+    )
+
+
+def by_source(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The data-quality counts per source system, with ``rejection_rate``.
+
+    One row per source system that has any line (columns
+    :data:`BY_SOURCE_COLUMNS`), most rejected lines first, then by name; the
+    rows add up to :func:`summary`. Global: the dashboard's filters do not apply.
+    """
+    parts = ["SELECT source_system AS src, 'accepted_events' AS k FROM exception_events"]
+    for name, (table, raw) in _LINE_TABLES.items():
+        # table and column names are constants of this module
+        parts.append(f"SELECT {_source_sql(con, table, raw)} AS src, '{name}' AS k FROM {table}")  # noqa: S608
+    counts = ", ".join(f"count(*) FILTER (WHERE k = '{n}')::BIGINT AS {n}" for n in QUALITY)
+    sql = (
+        f"SELECT coalesce(nullif(src, ''), '{UNKNOWN_SOURCE}') AS source_system, {counts} "  # noqa: S608
+        f"FROM ({' UNION ALL '.join(parts)}) GROUP BY 1"
+    )
+    df = _with_rate(fetch_pl(con, sql))
+    return df.select(BY_SOURCE_COLUMNS).sort(
+        ["rejected_events", "source_system"], descending=[True, False]
+    )
+
+
+def summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The data-quality totals as one row: the counts and ``rejection_rate`` over every line."""
+    totals = quality(con)
+    df = pl.DataFrame({n: [totals[n]] for n in QUALITY}, schema={n: pl.Int64 for n in QUALITY})
+    return _with_rate(df)
 
 
 def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -49,6 +49,7 @@ from core.timeutil import from_us
 from . import working_set
 from .catalog import CATALOG, HELPERS, Kpi, names, of_source
 from .dimensions import EXCEPTION_COLUMNS, ORDER_COLUMNS, filter_sql, group_sql
+from .flow_status import flow_status
 from .sql import grouped
 
 DEFAULT_PERIOD = timedelta(days=7)
@@ -121,9 +122,18 @@ class Window:
 
 
 def data_clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The largest ``occurred_at`` among accepted events (None for an empty database)."""
+    """The data clock of kpis.md: the largest ``occurred_at`` among accepted events,
+    or the writer's ``flow_clock.data_clock`` when that is later (a live flow that
+    is caught up runs it on the wall clock of its heartbeats). None for a database
+    with neither (no accepted event, no clock written yet). A database written
+    before ``flow_clock`` existed has events only."""
     (us,) = fetch_row(con, "SELECT epoch_us(max(occurred_at)) FROM exception_events")
-    return from_us(int(str(us))) if us is not None else None
+    events = from_us(int(str(us))) if us is not None else None
+    status = flow_status(con)
+    flow = status.data_clock if status is not None else None
+    if events is None or flow is None:
+        return events if flow is None else flow
+    return max(events, flow)
 
 
 def window(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,28 @@ def test_compose_config_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "dashboard" in proc.stdout and "ingest" in proc.stdout
     assert "127.0.0.1:8501:8501" in proc.stdout  # the published port stays on loopback
+    services = subprocess.run(
+        ["docker-compose", "config", "--services"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert {"broker", "topic", "stream", "producer", "dashboard", "ingest"} <= set(services)
+    published = re.findall(r"^\s*- (\S+:\d+:\d+)(?:/tcp)?$", proc.stdout, re.M)
+    assert published and all(p.startswith("127.0.0.1:") for p in published), published
+
+
+def test_compose_live_path_is_wired() -> None:
+    """Broker -> producer (sample rebased to now) -> stream -> the volume the dashboard reads."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "redpandadata/redpanda" in text and "--mode=dev-container" in text
+    assert "--partitions 3" in text
+    assert re.search(r'"produce", "sample_streams/demo.jsonl.gz", "--brokers", "broker:9092"', text)
+    assert '"--rebase-to-now"' in text
+    assert re.search(r'"stream", "--brokers", "broker:9092", "--topic", "fpi-events"', text)
+    assert text.count('"--db", "/data/fpi.duckdb"') == 2  # written by stream, read by dashboard
+    assert "fpi-data:/data:ro" in text
 
 
 def test_compose_refers_to_files_that_exist() -> None:

@@ -1,8 +1,10 @@
 """Data quality: what happened to every line read (global, not filtered).
 
-Accepted events (by type), duplicates (an ``event_id`` already accepted),
-rejected lines by reason with samples of the raw text, and pending events
-(held, waiting for their ``exception.opened``).
+These are integration failures, kept apart from the operational exceptions of
+the other pages. Accepted events (by type), duplicates (an ``event_id``
+already accepted), rejected lines by reason with samples of the raw text,
+pending events (held, waiting for their ``exception.opened``), and every count
+by the source system that sent the line, with its rejection rate.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import streamlit as st
 
 from core.timeutil import iso_z
 from dashboard import charts, data, ui
+from metrics.quality import RATE
 
 
 def render() -> None:
@@ -21,7 +24,11 @@ def render() -> None:
     ctx = ui.page_start("Data quality", needs_data=False, needs_match=False)
     q = data.data_quality(ctx.db, ctx.stamp)
     totals = q.totals
-    st.caption("Counts over everything ingested into this database; the filters do not apply.")
+    st.caption(
+        "Integration failures — lines the pipeline could not use, repeated or is still "
+        "holding — kept apart from the operational exceptions of the other pages. Counts "
+        "over everything ingested into this database; the filters do not apply."
+    )
     if not any(totals.values()):
         ui.empty(
             "**No data yet.** Nothing has been ingested into this database: no line was "
@@ -35,6 +42,7 @@ def render() -> None:
         "lines-by-outcome",
         "outcomes",
     )
+    _by_source(q)
 
     left, right = st.columns(2)
     accepted = q.accepted
@@ -114,6 +122,57 @@ def render() -> None:
         )
         st.dataframe(dups, hide_index=True, key="duplicates")
         ui.download(dups, "duplicate-events", "duplicates")
+
+
+def _rate(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, float) else "—"
+
+
+def _by_source(q: data.QualityView) -> None:
+    """Every count per source system, with the rejection rate of each and overall."""
+    st.subheader("By source system")
+    src = q.by_source
+    overall = q.summary.row(0, named=True) if q.summary.height else {}
+    st.metric(
+        "Rejection rate",
+        _rate(overall.get(RATE)),
+        help="Rejected ÷ (accepted + duplicates + rejected + pending) over every line read.",
+        border=True,
+    )
+    st.caption(
+        "Each line counts for the source system it names (`(unknown)`: not a JSON object "
+        "with a `source_system`). Rejection rate = rejected ÷ every line of the source "
+        "(accepted + duplicates + rejected + pending). A source sending many rejects has an "
+        "integration problem to fix at the source, not an operational exception."
+    )
+    st.dataframe(
+        src,
+        hide_index=True,
+        key="quality-by-source",
+        column_config={
+            "source_system": st.column_config.TextColumn("source system"),
+            "accepted_events": st.column_config.NumberColumn("accepted", format="%d"),
+            "duplicate_events": st.column_config.NumberColumn("duplicates", format="%d"),
+            "rejected_events": st.column_config.NumberColumn("rejected", format="%d"),
+            "pending_events": st.column_config.NumberColumn("pending", format="%d"),
+            RATE: st.column_config.NumberColumn("rejection rate", format="percent"),
+        },
+    )
+    ui.download(src, "quality-by-source-system", "by-source")
+    rejecting = src.filter(pl.col("rejected_events") > 0)
+    if rejecting.height:
+        ui.chart(
+            charts.count_bars(
+                rejecting,
+                "source_system",
+                "rejected_events",
+                "Rejected lines by source system",
+                charts.BAD,
+            ),
+            rejecting,
+            "rejected-by-source",
+            "rejected-source",
+        )
 
 
 render()

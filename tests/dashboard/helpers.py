@@ -16,8 +16,11 @@ PAGES = {
     "bottlenecks": "app_pages/bottlenecks.py",
     "aging": "app_pages/aging.py",
     "queue": "app_pages/queue.py",
+    "alerts": "app_pages/alerts.py",
     "quality": "app_pages/quality.py",
 }
+CHART_PAGES = [p for p in PAGES if p != "alerts"]
+"""The pages that always draw a chart when there is data (the alerts page is a list)."""
 
 
 def charts(at: AppTest) -> list[dict[str, Any]]:

@@ -147,6 +147,12 @@ def test_app_settings_from_args_and_env(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("FPI_REFRESH_SECONDS", "0")
     s = app_settings([])
     assert (s.db, s.refresh_seconds) == (tmp_path / "b.duckdb", 0.0)
+    assert s.stale_after_seconds == 30.0  # the default
+    monkeypatch.setenv("FPI_STALE_AFTER_SECONDS", "12")
+    assert app_settings([]).stale_after_seconds == 12.0
+    assert app_settings(["--stale-after", "90"]).stale_after_seconds == 90.0
+    with pytest.raises(ValueError, match="stale-after"):
+        app_settings(["--stale-after", "nan"])
     monkeypatch.delenv("FPI_DB")
     with pytest.raises(SystemExit):
         app_settings([])
@@ -164,12 +170,14 @@ def test_data_stamp_changes_when_the_file_changes(tmp_path: Path) -> None:
 def test_launch_command() -> None:
     cmd = launch.command(Path("/data/f.duckdb"), 8600, True, 7.5)
     assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(launch.APP)]
-    flags = dict(zip(cmd[5:-5:2], cmd[6:-5:2], strict=True))
+    flags = dict(zip(cmd[5:-7:2], cmd[6:-7:2], strict=True))
     assert flags["--server.port"] == "8600"
     assert flags["--server.headless"] == "true"
     assert flags["--server.fileWatcherType"] == "none"
     assert flags["--browser.gatherUsageStats"] == "false"
-    assert cmd[-5:] == ["--", "--db", "/data/f.duckdb", "--refresh", "7.5"]
+    assert cmd[-7:] == ["--", "--db", "/data/f.duckdb", "--refresh", "7.5", "--stale-after", "30.0"]
+    cmd = launch.command(Path("/data/f.duckdb"), 8600, True, 2, stale_after_seconds=5)
+    assert cmd[-4:] == ["--refresh", "2", "--stale-after", "5"]
 
 
 def test_launch_runs_the_child_and_returns_its_exit_code(

@@ -108,7 +108,7 @@ def test_names_from_the_data_are_shown_as_text_on_every_page(run_page: Runner, p
     at = run_page(hostile_db(), page, as_of="2026-05-05T12:00:00Z")
     _ok(at)
     _assert_literal_only(at, "**bold**")
-    assert charts(at) or page == "aging"
+    assert charts(at) or page in ("aging", "alerts")
 
 
 def test_queue_timeline_of_a_hostile_exception(run_page: Runner) -> None:
@@ -228,7 +228,7 @@ def test_resolve_window_never_overflows() -> None:
 
 def test_streamlit_shows_no_error_details_and_binds_loopback() -> None:
     cmd = launch.command(Path("/data/f.duckdb"), 8600, True, 7.5)
-    flags = dict(zip(cmd[5:-5:2], cmd[6:-5:2], strict=True))
+    flags = dict(zip(cmd[5:-7:2], cmd[6:-7:2], strict=True))
     assert flags["--client.showErrorDetails"] == "none"
     assert flags["--server.address"] == "127.0.0.1"
     wide = launch.command(Path("/d.duckdb"), 1, True, 0.0, address="0.0.0.0")

@@ -322,3 +322,145 @@ def test_a_wide_breakdown_stays_readable_in_80_columns(capsys) -> None:
     for lane in lanes:
         assert lane in text
     assert "lane 1-" in text and "of 12" in text
+
+
+@pytest.fixture(scope="module")
+def alerts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.dashboard.alerts_scenario import alerts_db as build
+
+    return build(tmp_path_factory.mktemp("alerts"))
+
+
+def test_alerts_json_newest_first_with_iso_times(alerts_db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "alerts", "--db", str(alerts_db), "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["alert_id"] for r in rows] == [
+        "A-1:breached:1",
+        "A-3:at_risk:2",
+        "A-1:at_risk:1",
+        "A-3:at_risk:1",
+        "A-2:breached:1",
+    ]
+    first = rows[0]
+    assert first["due_at"] == "2026-05-05T11:00:00Z" and first["retracted_at"] is None
+    assert (first["kind"], first["status"], first["active"]) == ("breached", "open", True)
+    assert first["overdue_hours"] == 1.0 and first["sla_target_hours"] == 9.0
+    assert first["order_value_reporting"] == 1000.0 and first["site"] == "DC-ATL"
+    assert rows[3]["retracted_at"] == "2026-05-05T07:00:00Z"
+
+
+def test_alerts_active_kind_and_where(alerts_db: Path, capsys) -> None:
+    def shown(*extra: str) -> list[str]:
+        code, out, _ = run(capsys, "alerts", "--db", str(alerts_db), "--format", "json", *extra)
+        assert code == 0
+        return [r["alert_id"] for r in json.loads(out)]
+
+    assert shown("--active") == ["A-1:breached:1", "A-3:at_risk:2", "A-1:at_risk:1"]
+    assert shown("--active", "--kind", "at_risk", "--where", "site=DC-DAL") == ["A-3:at_risk:2"]
+    assert shown("--kind", "breached", "--where", "lane=DAL->HOU") == ["A-2:breached:1"]
+    assert shown("--where", "site=DC-ATL", "--where", "site=DC-DAL", "--kind", "breached") == [
+        "A-1:breached:1",
+        "A-2:breached:1",
+    ]
+    assert shown("--active", "--where", "severity=low") == []
+
+
+def test_alerts_csv_and_table(alerts_db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "alerts", "--db", str(alerts_db), "--active", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["alert_id"] for r in rows] == ["A-1:breached:1", "A-3:at_risk:2", "A-1:at_risk:1"]
+    assert rows[0]["raised_at"] == "2026-05-05T11:00:00Z"
+    code, out, _ = run(capsys, "alerts", "--db", str(alerts_db), "--active")
+    assert code == 0 and "A-3:at_risk:2" in out and "Active SLA alerts" in out
+    code, out, _ = run(capsys, "alerts", "--db", str(alerts_db), "--where", "carrier=NOPE")
+    assert code == 0 and out.strip() == "no SLA alerts matching the filters"
+
+
+def test_alerts_of_a_database_without_alerts(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "alerts", "--db", str(db), "--active", "--format", "json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_quality_totals_and_by_source_system(alerts_db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "quality", "--db", str(alerts_db), "--format", "json")
+    assert code == 0
+    (total,) = json.loads(out)
+    assert total == {
+        "accepted_events": 6,
+        "duplicate_events": 1,
+        "rejected_events": 3,
+        "pending_events": 1,
+        "rejection_rate": 3 / 11,
+    }
+    code, out, _ = run(
+        capsys, "quality", "--db", str(alerts_db), "--by", "source_system", "--format", "json"
+    )
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["source_system"] for r in rows] == ["(unknown)", "TMS", "WMS"]
+    assert rows[1]["rejection_rate"] == 0.25 and rows[1]["pending_events"] == 1
+    code, out, _ = run(capsys, "quality", "--db", str(alerts_db), "--by", "source_system")
+    assert code == 0 and "rejection_rate" in out and "(unknown)" in out
+    code, out, _ = run(capsys, "quality", "--db", str(alerts_db), "--format", "csv")
+    assert out.splitlines()[0] == (
+        "accepted_events,duplicate_events,rejected_events,pending_events,rejection_rate"
+    )
+
+
+def test_quality_of_the_worked_example(db: Path, capsys) -> None:
+    code, out, _ = run(capsys, "quality", "--db", str(db), "--format", "json")
+    assert code == 0
+    (row,) = json.loads(out)
+    assert (row["accepted_events"], row["duplicate_events"], row["rejected_events"]) == (7, 1, 1)
+    assert row["rejection_rate"] == 1 / 9
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["alerts", "--db", "/nonexistent/x.duckdb"], 1, "database not found"),
+        (["alerts", "--db", "{db}", "--where", "planet=mars"], 2, "unknown dimension"),
+        (["alerts", "--db", "{db}", "--where", "site"], 2, "DIM=VALUE"),
+        (["quality", "--db", "/nonexistent/x.duckdb"], 1, "database not found"),
+    ],
+)
+def test_alerts_and_quality_errors_are_one_line(
+    alerts_db: Path, capsys, argv: list[str], code: int, message: str
+) -> None:
+    got, _, err = run(capsys, *[a.replace("{db}", str(alerts_db)) for a in argv])
+    assert got == code and message in err
+    assert err.count("\n") == 1 and err.startswith("fpi: error:")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["alerts", "--db", "x", "--kind", "late"],
+        ["quality", "--db", "x", "--by", "carrier"],
+        ["dashboard", "--db", "x", "--stale-after", "soon"],
+    ],
+)
+def test_alerts_and_quality_refuse_unknown_choices(capsys, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "invalid" in capsys.readouterr().err
+
+
+def test_dashboard_passes_stale_after_and_refresh(
+    alerts_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fpi.cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(fpi.cli, "run_dashboard", lambda argv: seen.append(argv) or 0)
+    assert main(["dashboard", "--db", str(alerts_db), "--refresh", "2", "--stale-after", "45"]) == 0
+    (argv,) = seen
+    flags = dict(zip(argv[::2], argv[1::2], strict=False))
+    assert (flags["--refresh"], flags["--stale-after"]) == ("2.0", "45.0")
+    assert main(["dashboard", "--db", str(alerts_db)]) == 0
+    flags = dict(zip(seen[1][::2], seen[1][1::2], strict=False))
+    assert flags["--stale-after"] == "30.0"
+    assert main(["dashboard", "--db", str(alerts_db), "--stale-after", "-1"]) == 2
