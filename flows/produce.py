@@ -49,7 +49,6 @@ A file that cannot be read to its end (a truncated ``.gz``) is reported in
 
 from __future__ import annotations
 
-import gzip
 import math
 import re
 import time
@@ -58,13 +57,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 
 from core.timeutil import Clock, from_us, system_clock, to_us
 
-from .sources import expand_paths
+from .sources import describe_read_error, expand_paths, open_input
 
 TIME_FIELDS: tuple[str, ...] = ("occurred_at", "promised_delivery_at")
 """Top-level fields the event contract (``core.contract``) defines as RFC 3339 times."""
@@ -228,22 +227,6 @@ def message_key(obj: dict[str, Any] | None) -> bytes | None:
     return None
 
 
-def _open(path: Path) -> IO[bytes]:
-    if path.name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, EOFError):
-        return "the compressed file is truncated"
-    if isinstance(exc, gzip.BadGzipFile):
-        return f"not a gzip file ({exc})"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return f"{type(exc).__name__}: {exc}"
-
-
 def read_lines(
     files: Iterable[Path], on_blank: Callable[[], None], on_fault: Callable[[str], None]
 ) -> Iterator[Line]:
@@ -251,7 +234,7 @@ def read_lines(
     for path in files:
         n = 0
         try:
-            with _open(path) as fh:
+            with open_input(path) as fh:
                 for raw in fh:
                     n += 1
                     raw = raw.rstrip(b"\r\n")
@@ -260,7 +243,8 @@ def read_lines(
                         continue
                     yield Line(raw, _decode(raw))
         except _READ_ERRORS as exc:
-            on_fault(f"{path}: unreadable: {_describe(exc)}; {n:,} lines read before the fault")
+            why = describe_read_error(exc)
+            on_fault(f"{path}: unreadable: {why}; {n:,} lines read before the fault")
 
 
 # --- pacing -------------------------------------------------------------------

@@ -136,13 +136,15 @@ class Progress:
             self.faults.append(text)
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_input(path: Path) -> IO[bytes]:
+    """An input file for reading bytes (``.gz`` decompressed)."""
     if path.name.endswith(".gz"):
         return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 
-def _describe(exc: BaseException) -> str:
+def describe_read_error(exc: BaseException) -> str:
+    """One line for an input that broke while being read."""
     if isinstance(exc, EOFError):
         return "the compressed file is truncated"
     if isinstance(exc, gzip.BadGzipFile):
@@ -183,7 +185,7 @@ class _FilesPartition(StatefulSourcePartition[Chunk, tuple[int, int]]):
         self._consumed, self._fault = 0, None
         path = self._files[self._index]
         try:
-            self._fh = _open(path)
+            self._fh = open_input(path)
             for _ in range(skip):
                 if not self._fh.readline():
                     break
@@ -193,7 +195,7 @@ class _FilesPartition(StatefulSourcePartition[Chunk, tuple[int, int]]):
 
     def _fail(self, exc: BaseException) -> None:
         path = self._files[self._index]
-        self._fault = f"{_describe(exc)}; {self._consumed:,} lines read before the fault"
+        self._fault = f"{describe_read_error(exc)}; {self._consumed:,} lines read before the fault"
         if self._progress is not None:
             self._progress.fault(f"{path}: unreadable: {self._fault}")
         self._close()

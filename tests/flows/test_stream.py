@@ -4,6 +4,7 @@ re-raise, a restart after downtime, webhook delivery."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import json
@@ -371,41 +372,22 @@ def _tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def _produce_sample(broker: Broker, topic: str) -> int:
+    """The shipped sample into ``topic`` with ``fpi produce``; its number of lines."""
+    cmd = [sys.executable, "-m", "fpi", "produce", str(SAMPLE), "--brokers", broker.bootstrap]
+    produced = subprocess.run(
+        [*cmd, "--topic", topic, "--quiet"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert produced.returncode == 0, produced.stderr
+    with gzip.open(SAMPLE, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
 def test_kill_9_at_any_moment_then_a_restart_gives_the_uninterrupted_tables(
     tmp_path: Path, broker: Broker
 ) -> None:
     topic = broker.create_topic("exactly-once", 3)
-    produced = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fpi",
-            "produce",
-            str(SAMPLE),
-            "--brokers",
-            broker.bootstrap,
-            "--topic",
-            topic,
-            "--quiet",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert produced.returncode == 0, produced.stderr
-    total = int(
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import gzip;print(sum(1 for l in gzip.open({str(SAMPLE)!r}) if l.strip()))",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    total = _produce_sample(broker, topic)
     whole = tmp_path / "whole.duckdb"
     _until_caught_up_then_stop(whole, broker, topic, total)
 
@@ -451,26 +433,7 @@ def test_a_crash_between_the_outputs_of_one_chunk_loses_and_doubles_nothing(
     tmp_path: Path, broker: Broker
 ) -> None:
     topic = broker.create_topic("one-chunk", 3)
-    produced = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fpi",
-            "produce",
-            str(SAMPLE),
-            "--brokers",
-            broker.bootstrap,
-            "--topic",
-            topic,
-            "--quiet",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert produced.returncode == 0, produced.stderr
-    total = 66_863
+    total = _produce_sample(broker, topic)
     db = tmp_path / "crash.duckdb"
     for nth in (3, 6):
         r = subprocess.run(
