@@ -8,9 +8,10 @@ Against a real Kafka-protocol broker (Tansu, ``tests/broker.py``) on loopback:
 * **alert latency** — exceptions whose breach falls due a few seconds ahead
   (no further event): latency = when a reader sees the ``sla_alerts`` row −
   ``due_at``.
-* **throughput** — a backlog (the shipped sample, ``--lines`` more generated)
-  read to the end with ``--workers 1`` and ``2``: lines/s from the start of
-  the process to its last offset committed.
+* **throughput** — a backlog (the shipped sample, then a generated stream)
+  read to the end by one process, by two Bytewax workers in it
+  (``--workers 2``) and by two processes (``--processes 2``): lines/s from
+  the start of the process to its last offset committed.
 
 Rates: the seed's distributor (a year ≈ 70M events) is about 2.2 events/s;
 ``--rates`` lists multiples of it. Prints medians and p95.
@@ -86,9 +87,12 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
-def start_stream(db: Path, broker: Broker, topic: str, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_stream(
+    db: Path, broker: Broker, topic: str, workers: int = 1, processes: int = 1
+) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "fpi", "stream", "--brokers", broker.bootstrap]
     cmd += ["--topic", topic, "--db", str(db), "--quiet", "--workers", str(workers)]
+    cmd += ["--processes", str(processes)]
     return subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -179,8 +183,10 @@ def freshness(work: Path, broker: Broker, rate: float, seconds: float) -> dict[s
     }
 
 
-def throughput(work: Path, broker: Broker, files: list[Path], workers: int, tag: str) -> float:
-    topic = broker.create_topic(f"tp-{tag}-{workers}", 3)
+def throughput(
+    work: Path, broker: Broker, files: list[Path], workers: int, tag: str, processes: int = 1
+) -> float:
+    topic = broker.create_topic(f"tp-{tag}-{workers}-{processes}", 3)
     subprocess.run(
         [
             sys.executable,
@@ -202,9 +208,9 @@ def throughput(work: Path, broker: Broker, files: list[Path], workers: int, tag:
         opener = gzip.open if f.suffix == ".gz" else open
         with opener(f, "rb") as fh:
             total += sum(1 for line in fh if line.strip())
-    db = work / f"tp-{tag}-{workers}.duckdb"
+    db = work / f"tp-{tag}-{workers}-{processes}.duckdb"
     t0 = time.monotonic()
-    p = start_stream(db, broker, topic, workers)
+    p = start_stream(db, broker, topic, workers, processes)
     try:
         sql = "SELECT coalesce(sum(next_offset), 0)::BIGINT FROM stream_offsets"
         wait(lambda: (got := rows(db, sql)) and got[0][0] >= total, 900, 0.2)
@@ -254,9 +260,11 @@ def main() -> None:
         for tag, files in (("sample", [SAMPLE]), ("generated", [gen])):
             one = throughput(work, broker, files, 1, tag)
             two = throughput(work, broker, files, 2, tag)
+            two_p = throughput(work, broker, files, 1, tag, processes=2)
             print(
-                f"throughput {tag}: 1 worker {one:,.0f} lines/s, 2 workers {two:,.0f} lines/s "
-                f"({two / one:.2f}x)",
+                f"throughput {tag}: 1 process {one:,.0f} lines/s; 2 workers in it "
+                f"{two:,.0f} lines/s ({two / one:.2f}x); 2 processes {two_p:,.0f} lines/s "
+                f"({two_p / one:.2f}x)",
                 flush=True,
             )
     finally:

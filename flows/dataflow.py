@@ -70,6 +70,8 @@ class LiveSetup:
     writer: str = "stream"
     messages: bool = False
     """Write alert messages to the outbox (a webhook delivers them)."""
+    helper: bool = False
+    """A helper process of a cluster (no store): the apply step must not land here."""
     status: dict[str, object] = field(default_factory=dict)
     """Filled by the flow for progress lines: ``lag``, ``caught_up``,
     ``applier`` (the :class:`~flows.apply.Applier`)."""
@@ -123,6 +125,11 @@ class _ApplyLogic(StatefulLogic[_Parsed, Delta, None]):
     def _applier(self, key: str) -> Applier:
         if self.applier is None:  # Bytewax does not tell a builder its key
             live = self.live
+            if live is not None and live.helper:
+                raise RuntimeError(
+                    "the apply step was placed in a helper process: this cluster layout "
+                    "is not supported (use --processes with the default --workers 1)"
+                )
             self.applier = Applier(
                 key,
                 self.settings,

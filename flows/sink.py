@@ -212,7 +212,18 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta, *, append: bool = Fals
     upsert(schema.ALERT_OUTBOX, d.outbox, verb="INSERT", new_only=True)
     if d.clock is not None:
         upsert(schema.FLOW_CLOCK, [_monotone_clock(con, d.clock)])
-    upsert(schema.STREAM_OFFSETS, list(d.offsets.values()))
+    if d.offsets:
+        # never backwards: a message read again (a helper process resuming from
+        # the published offsets) must not lower what the store already holds
+        offsets = frame(schema.STREAM_OFFSETS, list(d.offsets.values()))
+        with _registered(con, "fresh", offsets):
+            con.execute(
+                f"INSERT INTO {schema.STREAM_OFFSETS.name} BY NAME SELECT * FROM fresh "  # noqa: S608
+                "ON CONFLICT (topic, partition) DO UPDATE SET "
+                "next_offset = greatest(next_offset, excluded.next_offset), "
+                "committed_at = excluded.committed_at"
+            )
+        staged[schema.STREAM_OFFSETS.name] = cast(ArrowTable, offsets.to_arrow())
     return staged
 
 

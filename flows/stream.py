@@ -30,6 +30,8 @@ published before it returns.
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -39,18 +41,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Never
 
+import duckdb
+from bytewax.outputs import FixedPartitionedSink
 from bytewax.run import cli_main
 from bytewax.testing import run_main
 
 from core.config import Settings
-from core.db import DatabaseError
+from core.db import DatabaseError, open_read
 from core.timeutil import Clock, from_us, iso_z
 
 from .apply import Applier
 from .dataflow import LiveSetup, build_flow
 from .ingest import start_publisher, writer_lock
 from .kafka_source import KafkaChunkSource, list_partitions
+from .records import Delta
 from .sink import DuckDBSink
 from .store import open_store
 from .webhook import AlertDelivery
@@ -74,6 +80,12 @@ class StreamOptions:
     webhook: str | None = None
     secret: str | None = None
     workers: int = 1
+    processes: int = 1
+    """Bytewax processes on this machine (``--processes``): this one (process 0)
+    holds the store; the others read and parse partitions and feed it."""
+    process_id: int = 0
+    addresses: tuple[str, ...] = ()
+    """The cluster's ``host:port`` of each process (set by process 0 for the others)."""
     batch: int = 2000
     """Messages per chunk at most."""
     flush_every: float = STREAM_FLUSH_EVERY
@@ -187,13 +199,30 @@ def stream(
 
             ticker = threading.Thread(target=tick, name="fpi-stream-status", daemon=True)
             ticker.start()
+        children: list[subprocess.Popen[bytes]] = []
         try:
             with _stop_on_signals(stop):
-                if options.workers > 1:
+                if options.processes > 1:
+                    addresses = _cluster_addresses(options.processes)
+                    children = _start_helpers(db, options, addresses)
+                    watcher = threading.Thread(
+                        target=_stop_helpers_on, args=(stop, children), daemon=True
+                    )
+                    watcher.start()
+                    cli_main(
+                        flow,
+                        workers_per_process=options.workers,
+                        process_id=0,
+                        addresses=list(addresses),
+                    )
+                elif options.workers > 1:
                     cli_main(flow, workers_per_process=options.workers)
                 else:
                     run_main(flow)
         finally:
+            stop.set()
+            for child in children:
+                _end(child)
             sink.drain()
             done.set()
             if ticker is not None:
@@ -206,6 +235,117 @@ def stream(
         assert isinstance(lines, int)
         return StreamSummary(
             lines, time.perf_counter() - started, bool(live.status.get("caught_up"))
+        )
+
+
+def _cluster_addresses(n: int) -> tuple[str, ...]:
+    """``n`` free loopback ``host:port`` for the processes of a local cluster."""
+    socks = []
+    try:
+        for _ in range(n):
+            sk = socket.socket()
+            sk.bind(("127.0.0.1", 0))
+            socks.append(sk)
+        return tuple(f"127.0.0.1:{sk.getsockname()[1]}" for sk in socks)
+    finally:
+        for sk in socks:
+            sk.close()
+
+
+def _start_helpers(
+    db: Path, options: StreamOptions, addresses: tuple[str, ...]
+) -> list[subprocess.Popen[bytes]]:
+    """Processes 1 … n-1 of the cluster: ``fpi stream`` again with a process id."""
+    out = []
+    for pid in range(1, options.processes):
+        cmd = [sys.executable, "-m", "fpi", "stream", "--brokers", options.brokers]
+        cmd += ["--topic", options.topic, "--db", str(db), "--quiet"]
+        cmd += ["--processes", str(options.processes), "--workers", str(options.workers)]
+        cmd += ["--process-id", str(pid), "--cluster", ",".join(addresses)]
+        out.append(subprocess.Popen(cmd))
+    return out
+
+
+def _stop_helpers_on(stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
+    """When this process is told to stop, so are the helper processes (SIGTERM)."""
+    while not stop.wait(0.2):
+        if any(c.poll() is not None for c in children):
+            stop.set()  # a helper died: end the cluster (restart resumes from the offsets)
+    for c in children:
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(5)
+
+
+class _NoWriterHere(FixedPartitionedSink[list[Delta], None]):
+    """The sink as a helper process sees it: its one partition lives in process 0."""
+
+    def list_parts(self) -> list[str]:
+        return ["duckdb"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> Never:
+        raise RuntimeError(
+            "the DuckDB writer was placed in a helper process: this cluster layout "
+            "is not supported (use --processes with the default --workers 1)"
+        )
+
+
+def run_helper(db: Path, options: StreamOptions, settings: Settings, clock: Clock) -> None:
+    """Process ``options.process_id`` > 0 of ``fpi stream --processes N``: reads
+    and parses the partitions Bytewax gives it and sends their chunks to the
+    apply step and writer in process 0. Its starting offsets come from the
+    published views file (possibly older than the store after a crash: the
+    messages read again land on their stored positions and change nothing)."""
+    stop = threading.Event()
+    partitions = list_partitions(options.brokers, options.topic)
+    offsets: dict[int, int] = {}
+    if db.exists():
+        try:
+            with open_read(db) as con:
+                rows = con.execute(
+                    "SELECT partition, next_offset FROM stream_offsets WHERE topic = ?",
+                    [options.topic],
+                ).fetchall()
+            offsets = {int(p): int(o) for p, o in rows}
+        except (duckdb.Error, DatabaseError):
+            offsets = {}
+    source = KafkaChunkSource(
+        options.brokers,
+        options.topic,
+        partitions,
+        offsets,
+        stop,
+        batch=options.batch,
+        config=options.kafka_config,
+    )
+    flow = build_flow(
+        source,
+        _NoWriterHere(),
+        settings=settings,
+        clock=clock,
+        store=None,
+        key_of=lambda _c: STREAM_KEY,
+        flush_every=timedelta(seconds=options.flush_every),
+        live=LiveSetup(partitions, helper=True),
+    )
+    with _stop_on_signals(stop):
+        cli_main(
+            flow,
+            workers_per_process=options.workers,
+            process_id=options.process_id,
+            addresses=list(options.addresses),
         )
 
 

@@ -132,13 +132,31 @@ def cmd_stream(args: argparse.Namespace) -> int:
     secret = args.alert_secret or os.environ.get("FPI_ALERT_SECRET") or None
     if secret and not args.alert_webhook:
         raise UsageError("--alert-secret needs --alert-webhook")
+    if args.processes < 1:
+        raise UsageError("--processes must be at least 1")
+    if args.processes > 2 or (args.processes > 1 and args.workers > 1):
+        # Bytewax places the one apply step and the writer by hashing their keys
+        # over the workers; with 2 processes of 1 worker they land in process 0,
+        # the one holding the store (measured). Other layouts are not supported.
+        raise UsageError("--processes supports 2 processes of 1 worker each")
     options = StreamOptions(
         brokers=args.brokers,
         topic=args.topic,
         webhook=args.alert_webhook,
         secret=secret,
         workers=args.workers,
+        processes=args.processes,
+        process_id=args.process_id,
+        addresses=tuple(args.cluster.split(",")) if args.cluster else (),
     )
+    if args.process_id > 0:  # a helper process started by process 0
+        from flows.stream import run_helper
+
+        try:
+            run_helper(Path(args.db), options, settings, system_clock)
+        except RuntimeError as exc:
+            raise DatabaseError(str(exc)) from None
+        return 0
     try:
         summary = stream(
             Path(args.db),
@@ -484,6 +502,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, default=1, help="Bytewax workers in this process (default 1)"
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="Bytewax processes on this machine (1 or 2): partitions read and parsed "
+        "in all, one writer (default 1)",
+    )
+    p.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--cluster", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_stream)
 

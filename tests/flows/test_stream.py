@@ -294,7 +294,7 @@ def test_alert_messages_reach_a_webhook_signed_and_survive_an_endpoint_that_is_d
 # -- exactly once across kill -9 --------------------------------------------------------
 
 
-def _fpi_stream(db: Path, broker: Broker, topic: str) -> subprocess.Popen[bytes]:
+def _fpi_stream(db: Path, broker: Broker, topic: str, *extra: str) -> subprocess.Popen[bytes]:
     log = db.with_name(db.name + ".stream.log").open("ab")
     return subprocess.Popen(
         [
@@ -309,6 +309,7 @@ def _fpi_stream(db: Path, broker: Broker, topic: str) -> subprocess.Popen[bytes]
             "--db",
             str(db),
             "--quiet",
+            *extra,
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -317,8 +318,10 @@ def _fpi_stream(db: Path, broker: Broker, topic: str) -> subprocess.Popen[bytes]
     )
 
 
-def _until_caught_up_then_stop(db: Path, broker: Broker, topic: str, total: int) -> None:
-    p = _fpi_stream(db, broker, topic)
+def _until_caught_up_then_stop(
+    db: Path, broker: Broker, topic: str, total: int, *extra: str
+) -> None:
+    p = _fpi_stream(db, broker, topic, *extra)
     try:
         wait_for(
             lambda: (
@@ -531,3 +534,14 @@ def test_bad_messages_are_kept_with_a_reason_and_a_source_system(
         "EDI",
         f"kafka:{topic}/0",
     )
+
+
+def test_two_processes_read_the_partitions_and_one_writes_the_same_tables(
+    tmp_path: Path, broker: Broker
+) -> None:
+    topic = broker.create_topic("two-processes", 3)
+    total = _produce_sample(broker, topic)
+    one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    _until_caught_up_then_stop(one, broker, topic, total)
+    _until_caught_up_then_stop(two, broker, topic, total, "--processes", "2")
+    _same(_tables(one), _tables(two))
