@@ -160,15 +160,7 @@ def stream(
         partitions = list_partitions(options.brokers, options.topic)
         publisher = start_publisher(layout, store, options.publish_every)
         offsets = store.stream_offsets(options.topic)
-        source = KafkaChunkSource(
-            options.brokers,
-            options.topic,
-            partitions,
-            offsets,
-            stop,
-            batch=options.batch,
-            config=options.kafka_config,
-        )
+        source = _source(options, partitions, offsets, stop)
         delivery: AlertDelivery | None = None
         if options.webhook:
             delivery = AlertDelivery(
@@ -236,6 +228,20 @@ def stream(
         return StreamSummary(
             lines, time.perf_counter() - started, bool(live.status.get("caught_up"))
         )
+
+
+def _source(
+    options: StreamOptions, partitions: list[int], offsets: dict[int, int], stop: threading.Event
+) -> KafkaChunkSource:
+    return KafkaChunkSource(
+        options.brokers,
+        options.topic,
+        partitions,
+        offsets,
+        stop,
+        batch=options.batch,
+        config=options.kafka_config,
+    )
 
 
 def _cluster_addresses(n: int) -> tuple[str, ...]:
@@ -321,17 +327,8 @@ def run_helper(db: Path, options: StreamOptions, settings: Settings, clock: Cloc
             offsets = {int(p): int(o) for p, o in rows}
         except (duckdb.Error, DatabaseError):
             offsets = {}
-    source = KafkaChunkSource(
-        options.brokers,
-        options.topic,
-        partitions,
-        offsets,
-        stop,
-        batch=options.batch,
-        config=options.kafka_config,
-    )
     flow = build_flow(
-        source,
+        _source(options, partitions, offsets, stop),
         _NoWriterHere(),
         settings=settings,
         clock=clock,

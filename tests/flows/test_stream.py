@@ -294,23 +294,14 @@ def test_alert_messages_reach_a_webhook_signed_and_survive_an_endpoint_that_is_d
 # -- exactly once across kill -9 --------------------------------------------------------
 
 
+def _stream_args(broker: Broker, topic: str, db: Path) -> list[str]:
+    return ["stream", "--brokers", broker.bootstrap, "--topic", topic, "--db", str(db)]
+
+
 def _fpi_stream(db: Path, broker: Broker, topic: str, *extra: str) -> subprocess.Popen[bytes]:
     log = db.with_name(db.name + ".stream.log").open("ab")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fpi",
-            "stream",
-            "--brokers",
-            broker.bootstrap,
-            "--topic",
-            topic,
-            "--db",
-            str(db),
-            "--quiet",
-            *extra,
-        ],
+        [sys.executable, "-m", "fpi", *_stream_args(broker, topic, db), "--quiet", *extra],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=log,
@@ -440,20 +431,8 @@ def test_a_crash_between_the_outputs_of_one_chunk_loses_and_doubles_nothing(
     db = tmp_path / "crash.duckdb"
     for nth in (3, 6):
         r = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CRASH_IN_ONE_CHUNK,
-                str(nth),
-                "stream",
-                "--brokers",
-                broker.bootstrap,
-                "--topic",
-                topic,
-                "--db",
-                str(db),
-                "--quiet",
-            ],
+            [sys.executable, "-c", CRASH_IN_ONE_CHUNK, str(nth), *_stream_args(broker, topic, db)]
+            + ["--quiet"],
             cwd=ROOT,
             capture_output=True,
             timeout=120,
@@ -466,54 +445,29 @@ def test_a_crash_between_the_outputs_of_one_chunk_loses_and_doubles_nothing(
     _same(_tables(whole), _tables(db))
 
 
-def test_a_second_writer_is_refused(tmp_path: Path, broker: Broker) -> None:
-    topic = broker.create_topic("second", 1)
-    db = tmp_path / "live.duckdb"
-    with running(db, broker, topic):
-        wait_for(lambda: caught_up(db))
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "fpi",
-                "stream",
-                "--brokers",
-                broker.bootstrap,
-                "--topic",
-                topic,
-                "--db",
-                str(db),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert r.returncode == 1
-    assert r.stderr.strip().count("\n") == 0 and "another" in r.stderr
-
-
-def test_an_unknown_topic_is_one_line(tmp_path: Path, broker: Broker) -> None:
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fpi",
-            "stream",
-            "--brokers",
-            broker.bootstrap,
-            "--topic",
-            "no-such-topic",
-            "--db",
-            str(tmp_path / "x.duckdb"),
-        ],
+def _fpi_stream_once(db: Path, broker: Broker, topic: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fpi", *_stream_args(broker, topic, db)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_a_second_writer_is_refused(tmp_path: Path, broker: Broker) -> None:
+    topic = broker.create_topic("second", 1)
+    db = tmp_path / "live.duckdb"
+    with running(db, broker, topic):
+        wait_for(lambda: caught_up(db))
+        r = _fpi_stream_once(db, broker, topic)
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "another" in r.stderr
+
+
+def test_an_unknown_topic_is_one_line(tmp_path: Path, broker: Broker) -> None:
+    r = _fpi_stream_once(tmp_path / "x.duckdb", broker, "no-such-topic")
     assert r.returncode == 1
     assert r.stderr.strip().count("\n") == 0 and "no-such-topic" in r.stderr
 
