@@ -286,8 +286,7 @@ class Applier:
         if self.messages:
             payload = message(action, alert, message_dims(hot.info, hot.owner_team))
             delta.outbox.append(outbox_row(action, alert, payload))
-        if hot.tag < 0 or hot.tag < self.tag:
-            hot.tag = self.tag
+        hot.tag = self.tag  # changed by this chunk: it stays until the chunk is committed
 
     def save_filters(self) -> None:
         """Save both filters with the current stamp as their watermark."""
