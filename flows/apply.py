@@ -110,7 +110,7 @@ class LiveStatus:
 
 @dataclass(slots=True)
 class Applier:
-    """State of one stream key (all of ``fpi ingest``; one Kafka partition live)."""
+    """State of one stream key (all of ``fpi ingest``; every partition of ``fpi stream``)."""
 
     key: str
     settings: Settings
