@@ -58,6 +58,10 @@ class Settings(BaseModel):
     reporting_currency: str = Field(pattern=r"^[A-Z]{3}$")
     sla: SlaPolicy
     rates: dict[str, float]
+    targets: dict[str, Any] = Field(default_factory=dict)
+    """``[targets.*]`` as given; validated by ``metrics.targets``."""
+    subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+    """``[[subscriptions]]`` as given; validated by ``fpi.subscriptions``."""
 
     @field_validator("rates")
     @classmethod

@@ -11,23 +11,18 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import Settings, load_settings
 from core.db import DatabaseError, open_read
-from core.timeutil import parse_time, system_clock
+from core.timeutil import system_clock
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+from .args import UsageError, dim_arg, period_args, time_arg, where_arg
 from .output import FORMATS, render
-
-
-class UsageError(ValueError):
-    """A wrong argument: exit code 2."""
-
 
 MAX_TOP = 1_000_000
 """Largest ``--top`` accepted (a bottleneck list longer than this is not a list)."""
@@ -37,15 +32,6 @@ def _one_line(exc: BaseException) -> str:
     """The first line of an exception's message (never a traceback)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _time(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -101,26 +87,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             bar.stop()
     print(summary.line())
     return 0
-
-
-def _where(args: argparse.Namespace) -> dict[str, list[str]]:
-    from metrics.dimensions import parse_where
-
-    try:
-        return parse_where(args.where)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _dim(name: str | None) -> str | None:
-    from metrics.dimensions import dimension
-
-    if name is None:
-        return None
-    try:
-        return dimension(name).name
-    except ValueError as exc:
-        raise UsageError(f"--by: {exc}") from None
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
@@ -179,8 +145,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
 def cmd_kpis(args: argparse.Namespace) -> int:
     from metrics.query import kpis
 
-    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
-    by, where = _dim(args.by), _where(args)
+    as_of, start = time_arg(args.as_of, "--as-of"), time_arg(args.from_, "--from")
+    by, where = dim_arg(args.by), where_arg(args)
     with open_read(args.db) as con:
         try:
             df = kpis(con, as_of, start, by=by, where=where)
@@ -196,8 +162,8 @@ def cmd_bottlenecks(args: argparse.Namespace) -> int:
     from metrics.bottlenecks import bottlenecks
     from metrics.query import window
 
-    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
-    by, where = _dim(args.by), _where(args)
+    as_of, start = time_arg(args.as_of, "--as-of"), time_arg(args.from_, "--from")
+    by, where = dim_arg(args.by), where_arg(args)
     assert by is not None
     if args.top is not None and not 1 <= args.top <= MAX_TOP:
         raise UsageError(f"--top must be between 1 and {MAX_TOP:,}")
@@ -215,7 +181,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """``fpi alerts``: SLA alerts of kpis.md, newest first (``--active``: active only)."""
     from metrics.alerts import alerts
 
-    where = _where(args)
+    where = where_arg(args)
     with open_read(args.db) as con:
         df = alerts(con, active_only=args.active, kind=args.kind, where=where)
     if args.format == "table" and df.height == 0:
@@ -239,24 +205,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
-
-    as_of, start = _time(args.as_of, "--as-of"), _time(args.from_, "--from")
-    out = Path(args.out)
-    with open_read(args.db) as con:
-        try:
-            write_report(con, out, as_of, start, generated_at=system_clock())
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    print(f"report written to {out}")
-    return 0
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from sample_streams.generator import DEFAULT_START, GeneratorConfig, write_stream
 
-    start = _time(args.start, "--start") or DEFAULT_START
+    start = time_arg(args.start, "--start") or DEFAULT_START
     if args.days <= 0 or args.lines_per_day <= 0:
         raise UsageError("--days and --lines-per-day must be positive")
     cfg = GeneratorConfig(
@@ -451,25 +403,6 @@ def run_dashboard(argv: list[str]) -> int:
     return 0  # not reached: execv replaces the process
 
 
-def _period_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--as-of",
-        dest="as_of",
-        metavar="T",
-        help="stock KPIs as of T, RFC 3339 (default: the data clock)",
-    )
-    p.add_argument(
-        "--from", dest="from_", metavar="T1", help="flow KPIs over [T1, T) (default: T - 7 days)"
-    )
-    p.add_argument(
-        "--where",
-        action="append",
-        metavar="DIM=VALUE",
-        help="filter; repeat for more (same DIM twice = either value)",
-    )
-    p.add_argument("--format", choices=FORMATS, default="table")
-
-
 def parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI)."""
     ap = argparse.ArgumentParser(
@@ -517,14 +450,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kpis", help="print the KPIs of kpis.md")
     p.add_argument("--db", required=True)
     p.add_argument("--by", metavar="DIM", help="one row per group of this dimension")
-    _period_args(p)
+    period_args(p)
     p.set_defaults(func=cmd_kpis)
 
     p = sub.add_parser("bottlenecks", help="groups ranked by SLA overrun hours")
     p.add_argument("--db", required=True)
     p.add_argument("--by", metavar="DIM", required=True)
     p.add_argument("--top", type=int, metavar="N")
-    _period_args(p)
+    period_args(p)
     p.set_defaults(func=cmd_bottlenecks)
 
     p = sub.add_parser("alerts", help="SLA alerts (at risk, breached), newest first")
@@ -552,12 +485,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(func=cmd_quality)
 
-    p = sub.add_parser("report", help="export a KPI report (.md, .html, .json, .csv)")
-    p.add_argument("--db", required=True)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--as-of", dest="as_of", metavar="T")
-    p.add_argument("--from", dest="from_", metavar="T1")
-    p.set_defaults(func=cmd_report)
+    from . import report, subscriptions
+
+    report.add_parser(sub)
+    subscriptions.add_parser(sub)
 
     p = sub.add_parser("dashboard", help="start the dashboard")
     p.add_argument("--db", required=True)

@@ -9,6 +9,7 @@ group, metric, value). Every number comes from the metric layer.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import html
 import io
@@ -19,12 +20,14 @@ from typing import Any
 
 import duckdb
 
-from core.timeutil import iso_z
+from core.db import open_read
+from core.timeutil import iso_z, system_clock
 from metrics.bottlenecks import bottlenecks
 from metrics.catalog import BY_NAME
 from metrics.quality import quality, rejected_by_reason
 from metrics.query import compute, window
 
+from .args import UsageError, time_arg
 from .output import records
 
 REPORT_DIMENSIONS: tuple[str, ...] = ("site", "lane", "carrier", "category")
@@ -183,3 +186,26 @@ def write_report(
         text = to_markdown(rep)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``fpi report``."""
+    p = sub.add_parser("report", help="export a KPI report (.md, .html, .json, .csv)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--as-of", dest="as_of", metavar="T")
+    p.add_argument("--from", dest="from_", metavar="T1")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``fpi report``: write the report to ``--out`` (format from its ending)."""
+    as_of, start = time_arg(args.as_of, "--as-of"), time_arg(args.from_, "--from")
+    out = Path(args.out)
+    with open_read(args.db) as con:
+        try:
+            write_report(con, out, as_of, start, generated_at=system_clock())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    print(f"report written to {out}")
+    return 0
