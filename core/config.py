@@ -1,7 +1,8 @@
 """Configuration: one frozen settings object, passed in explicitly.
 
-The SLA policy and the currency rate table are configuration, not code
-(kpis.md). Defaults live in ``default_config.toml`` beside this module; a user
+The SLA policy, the working calendars of the SLA clock and the currency rate
+table are configuration, not code (kpis.md). Defaults live in
+``default_config.toml`` beside this module; a user
 file given with ``--config`` (or ``FPI_CONFIG``) overrides the keys it names
 (nested tables merge key by key; ``[rates]`` replaces the whole rate table).
 """
@@ -15,7 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from .calendar import NO_CALENDARS, SlaCalendars, fingerprint, parse_calendars
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 CUSTOMER_TIERS: tuple[str, ...] = ("strategic", "key", "standard")
@@ -58,6 +61,10 @@ class Settings(BaseModel):
     reporting_currency: str = Field(pattern=r"^[A-Z]{3}$")
     sla: SlaPolicy
     rates: dict[str, float]
+    calendars: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``[calendars.*]`` as given (kpis.md, "Business-hours calendars")."""
+    site_calendars: dict[str, str] = Field(default_factory=dict)
+    """``[site_calendars]``: site -> calendar name (sites not listed run 24x7)."""
     targets: dict[str, Any] = Field(default_factory=dict)
     """``[targets.*]`` as given; validated by ``metrics.targets``."""
     subscriptions: list[dict[str, Any]] = Field(default_factory=list)
@@ -70,6 +77,28 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"rates must be positive and keyed by ISO 4217 codes: {bad}")
         return v
+
+    _calendars: SlaCalendars = PrivateAttr(default=NO_CALENDARS)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Parse the calendars once (``load_settings`` has validated them)."""
+        if self.calendars or self.site_calendars:
+            doc = {"calendars": self.calendars, "site_calendars": self.site_calendars}
+            self._calendars = parse_calendars(doc)
+
+    @property
+    def sla_calendars(self) -> SlaCalendars:
+        """The working calendars of the SLA clock and the site map."""
+        return self._calendars
+
+    def sla_spec(self) -> dict[str, Any]:
+        """What SLA figures depend on: the target policy and the calendars."""
+        return {"policy": self.sla.model_dump(), **self._calendars.spec()}
+
+    @property
+    def sla_fingerprint(self) -> str:
+        """A short hash of :meth:`sla_spec` (recorded in the database)."""
+        return fingerprint(self.sla_spec())
 
     def to_reporting(self, amount: float, currency: str) -> float | None:
         """Convert ``amount`` in ``currency`` to the reporting currency (None: no rate)."""
@@ -114,6 +143,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
         data = _deep_merge(data, user)
         if rates_given:
             data["rates"] = user["rates"]  # a rate table is replaced as a whole
+    try:
+        parse_calendars(data)
+    except ValueError as exc:
+        raise ValueError(f"bad configuration at {exc}") from None
     rates = dict(data.get("rates", {}))
     rates.setdefault(data["reporting_currency"], 1.0)
     data["rates"] = rates

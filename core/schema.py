@@ -257,6 +257,7 @@ EXCEPTIONS = Table(
         Column("event_count", INTEGER, NOT_NULL),
         Column("at_risk_due_at", TIMESTAMPTZ),
         Column("breach_due_at", TIMESTAMPTZ),
+        Column("sla_calendar", VARCHAR),
     ),
     key=("exception_id",),
     # The SLA clock stops when an exception is resolved, so a resolved
@@ -284,9 +285,14 @@ EXCEPTION_VERSIONS = Table(
         Column("resolved_at", TIMESTAMPTZ),
         Column("resolved_by_kind", VARCHAR),
         Column("cancelled_at", TIMESTAMPTZ),
+        Column("working_us_at_start", BIGINT),
     ),
 )
-"""The state intervals of each exception (``valid_to`` NULL: still in force)."""
+"""The state intervals of each exception (``valid_to`` NULL: still in force).
+``working_us_at_start``: the site calendar's cumulative working µs at
+``valid_from`` (``core.calendar``; 24×7 and older rows: NULL or the epoch µs),
+so an open version's SLA clock at T is ``active_seconds + (cum(T) −
+working_us_at_start) / 1e6``."""
 
 ORDER_EVENTS = Table(
     "order_events",

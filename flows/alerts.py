@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from core.calendar import WALL, Clock
 from core.timeutil import US_PER_H, from_us, iso_z
 
 from .lifecycle import OPEN, Version
@@ -61,35 +62,50 @@ def open_intervals(versions: tuple[Version, ...]) -> list[Interval]:
     return out
 
 
-def due_at_risk(intervals: list[Interval], amount_us: int) -> int | None:
-    """First instant the clock is ≥ ``amount_us`` while open (None: not due)."""
-    clock = 0
+def due_at_risk(intervals: list[Interval], amount_us: int, clock: Clock = WALL) -> int | None:
+    """First instant the clock is ≥ ``amount_us`` while open (None: not due).
+
+    Reaching the amount exactly as working time ends (still open) is due at that
+    end; after a resume the clock may already be there: due at the resume, even
+    outside working time.
+    """
+    acc = 0
     for start, end in intervals:
-        if clock >= amount_us:
+        if acc >= amount_us:
             return start
-        reached = start + (amount_us - clock)
+        reached = clock.reached_us(start, amount_us - acc)
+        if reached is None:
+            return None
         if end is None or reached < end:
             return reached
-        clock += end - start
+        acc += clock.working_us(start, end)
     return None
 
 
-def due_breach(intervals: list[Interval], amount_us: int) -> int | None:
-    """The instant from which the clock runs past ``amount_us`` (None: not due)."""
-    clock = 0
+def due_breach(intervals: list[Interval], amount_us: int, clock: Clock = WALL) -> int | None:
+    """The instant from which the clock runs past ``amount_us`` (None: not due):
+    ``inf {t : clock(t) > amount}`` — reached exactly as working time ends (or as
+    the exception stops), it is due when the clock runs again."""
+    acc = 0
     for start, end in intervals:
-        if end is None or clock + (end - start) > amount_us:
-            return start + (amount_us - clock)
-        clock += end - start
+        if end is None:
+            return clock.passed_us(start, amount_us - acc)
+        w = clock.working_us(start, end)
+        if acc + w > amount_us:
+            return clock.passed_us(start, amount_us - acc)
+        acc += w
     return None
 
 
-def due_times(versions: tuple[Version, ...], target_hours: float) -> tuple[int | None, int | None]:
-    """``(at_risk due, breach due)`` in µs for an exception with these versions."""
+def due_times(
+    versions: tuple[Version, ...], target_hours: float, clock: Clock = WALL
+) -> tuple[int | None, int | None]:
+    """``(at_risk due, breach due)`` in µs for an exception with these versions,
+    its SLA clock running in ``clock``'s working time (default 24×7)."""
     intervals = open_intervals(versions)
     target_us = round(target_hours * US_PER_H)
     at_risk = round(AT_RISK_SHARE * target_hours * US_PER_H)
-    return due_at_risk(intervals, at_risk), due_breach(intervals, target_us)
+    return due_at_risk(intervals, at_risk, clock), due_breach(intervals, target_us, clock)
 
 
 def alert_id(exception_id: str, kind: str, revision: int) -> str:

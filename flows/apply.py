@@ -203,7 +203,10 @@ class Applier:
             last_event = max(last_event, info.opened_us)
             ks = hot.alerts.kinds
             dues = (ks["at_risk"].due_us, ks["breached"].due_us)
-            delta.exceptions[xid] = exception_row(info, d, len(steps) + 1, last_event, dues)
+            calendar = self.settings.sla_calendars.calendar_name(info.site)
+            delta.exceptions[xid] = exception_row(
+                info, d, len(steps) + 1, last_event, dues, calendar
+            )
             delta.versions[xid] = version_rows(xid, d.versions)
             hot.tag = self.tag
             if d.final.status in (RESOLVED, CANCELLED):
@@ -252,13 +255,14 @@ class Applier:
         """Derive the exception's state again and update its dues (retracting
         a standing alert whose due changed, at the current data clock)."""
         hot = self.hot[xid]
-        d = derived[xid] = derive(hot.info.opened_us, hot.steps)
+        clock = self.settings.sla_calendars.clock_for(hot.info.site)
+        d = derived[xid] = derive(hot.info.opened_us, hot.steps, clock)
         if d.final.owner_team != hot.owner_team:
             hot.owner_team = d.final.owner_team
             for alert in hot.alerts.raised:  # the rows carry the current owner team
                 delta.alerts[alert.alert_id] = alert_row(alert, hot.info, hot.owner_team)
         changes: Changes = []
-        dues = due_times(d.versions, hot.info.sla_target_hours)
+        dues = due_times(d.versions, hot.info.sla_target_hours, clock)
         update_dues(hot.alerts, xid, dues, self.clock_us or 0, self.book, changes)
         for action, alert in changes:
             self._record(action, alert, hot, delta)

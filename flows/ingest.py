@@ -23,6 +23,7 @@ import duckdb
 from bytewax.dataflow import Dataflow
 from bytewax.testing import run_main
 
+from core import sla_record
 from core.config import Settings, load_settings
 from core.db import DatabaseError, fetch_row, quality_counts
 from core.layout import Layout, is_legacy, migrate_legacy
@@ -220,6 +221,7 @@ def ingest(
     ``interrupted`` by the next run).
     """
     with writer_lock(db) as layout, open_store(layout.store) as store:
+        sla_record.adopt(store.con, settings, str(db))
         started = time.perf_counter()  # a migration's or recovery's export counts too
         publisher = start_publisher(layout, store, INGEST_PUBLISH_EVERY)
         before = counts(store.con)

@@ -18,13 +18,17 @@ any but cancelled -cancelled-> cancelled (final). An event that does not fit
 changes no status (it stays in the audit trail). Touches, escalations and
 assignments apply in every status: ``manual_touches`` counts human touches,
 ``escalation_level`` is the highest level seen, ``owner_team`` the latest
-assignment. The SLA clock (``active_seconds``) runs only while *open*.
+assignment. The SLA clock (``active_seconds``) runs only while *open*, and
+only in the working time of the exception's site calendar (``core.calendar``;
+24×7 without one): between two instants it advances by
+``clock.working_us(a, b)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.calendar import WALL, Clock
 from core.timeutil import US_PER_H, US_PER_S
 
 OPEN = "open"
@@ -72,6 +76,10 @@ class Version:
     reopen_count: int
     active_us: int
     """SLA-clock microseconds accumulated up to ``valid_from_us``."""
+    working_us_at_start: int
+    """The site calendar's cumulative working µs at ``valid_from_us`` (24×7: the
+    epoch µs itself), so the clock of an open version at ``t`` is
+    ``active_us + clock.cum_us(t) − working_us_at_start``."""
     resolved_at_us: int | None
     resolved_by_human: bool | None
     cancelled_at_us: int | None
@@ -101,11 +109,12 @@ def order_key(step: Step, opened_us: int) -> tuple[int, int, int]:
     return (effective_time(step.occurred_us, opened_us), step.occurred_us, step.seq)
 
 
-def derive(opened_us: int, steps: list[Step]) -> Derived:
+def derive(opened_us: int, steps: list[Step], clock: Clock = WALL) -> Derived:
     """Replay ``steps`` after an opened event at ``opened_us``.
 
     Returns one version per distinct effective time (the state after the
-    last event at that time); the first version is the opened state.
+    last event at that time); the first version is the opened state. The
+    SLA clock runs in ``clock``'s working time (default 24×7).
     """
     status = OPEN
     owner = UNASSIGNED
@@ -129,6 +138,7 @@ def derive(opened_us: int, steps: list[Step]) -> Derived:
             level,
             reopens,
             active,
+            clock.cum_us(t),
             resolved_at,
             resolved_by_human,
             cancelled_at,
@@ -139,7 +149,7 @@ def derive(opened_us: int, steps: list[Step]) -> Derived:
         t = effective_time(step.occurred_us, opened_us)
         effective[step.event_id] = t
         if status == OPEN:
-            active += t - last_t
+            active += clock.working_us(last_t, t)
         last_t = t
         et = step.event_type
         if et == TOUCHED:
@@ -192,10 +202,10 @@ def _changed(prev: Version, new: Version) -> bool:
     )
 
 
-def active_us_at(version: Version, t_us: int) -> int:
+def active_us_at(version: Version, t_us: int, clock: Clock = WALL) -> int:
     """SLA-clock microseconds at ``t_us`` (≥ ``valid_from_us``) within ``version``."""
     if version.status == OPEN:
-        return version.active_us + (t_us - version.valid_from_us)
+        return version.active_us + clock.cum_us(t_us) - version.working_us_at_start
     return version.active_us
 
 

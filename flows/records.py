@@ -362,8 +362,10 @@ def exception_row(
     event_count: int,
     last_event_us: int,
     dues: tuple[int | None, int | None] = (None, None),
+    sla_calendar: str | None = None,
 ) -> tuple[object, ...]:
-    """A ``schema.EXCEPTIONS`` row: static dimensions plus the final state.
+    """A ``schema.EXCEPTIONS`` row: static dimensions plus the final state
+    (``sla_calendar``: the site's working calendar, None = 24×7).
 
     The rule columns (met SLA, first-touch resolution, auto-resolved) are not in
     it: the sink computes them from these columns with ``core.rules``.
@@ -410,6 +412,7 @@ def exception_row(
         event_count,
         dues[0],
         dues[1],
+        sla_calendar,
     )
 
 
@@ -488,6 +491,7 @@ def version_rows(exception_id: str, versions: tuple[Version, ...]) -> list[tuple
                 v.resolved_at_us,
                 _kind(v.resolved_by_human),
                 v.cancelled_at_us,
+                v.working_us_at_start,
             )
         )
     return rows

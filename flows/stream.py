@@ -48,6 +48,7 @@ from bytewax.outputs import FixedPartitionedSink
 from bytewax.run import cli_main
 from bytewax.testing import run_main
 
+from core import sla_record
 from core.config import Settings
 from core.db import DatabaseError, open_read
 from core.timeutil import Clock, from_us, iso_z
@@ -157,6 +158,7 @@ def stream(
     stop = stop or threading.Event()
     started = time.perf_counter()
     with writer_lock(db) as layout, open_store(layout.store) as store:
+        sla_record.adopt(store.con, settings, str(db))
         partitions = list_partitions(options.brokers, options.topic)
         publisher = start_publisher(layout, store, options.publish_every)
         offsets = store.stream_offsets(options.topic)

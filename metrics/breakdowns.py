@@ -15,7 +15,7 @@ import polars as pl
 
 from core.db import fetch_pl
 
-from . import query, working_set
+from . import query, sla_clock, working_set
 from .catalog import CATALOG, HELPERS, Kpi
 from .dimensions import (
     EXCEPTION_COLUMNS,
@@ -49,7 +49,7 @@ def kpi_frame(
     ctes = working_set.exceptions(
         working_set.VERSIONS_AT_T, grp_sql, exception_filter(where, params)
     )
-    df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql()}", params)
+    df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql()}", sla_clock.bind(con, params))
     return query.typed(df, _GROUP_KPI_DEFS)
 
 

@@ -46,7 +46,9 @@ def explain(name: str) -> str:
             f"definition: {k.definition}",
             f"computed as: {describe(k)}",
             "",
-            "SQL (fpi kpis; $t = as-of time, $from = start of the period):",
+            "SQL (fpi kpis; $t = as-of time, $from = start of the period; on a database"
+            " with working calendars $clk_t, $clk_cal, $clk_us hold each calendar's"
+            " cumulative working µs at $t — empty lists when every site runs 24x7):",
             kpi_statement(k),
         ]
     )

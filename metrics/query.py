@@ -46,7 +46,7 @@ import polars as pl
 from core.db import fetch_pl, fetch_row, quality_counts
 from core.timeutil import from_us
 
-from . import working_set
+from . import sla_clock, working_set
 from .catalog import CATALOG, HELPERS, Kpi, names, of_source
 from .dimensions import EXCEPTION_COLUMNS, ORDER_COLUMNS, filter_sql, group_sql
 from .flow_status import flow_status
@@ -172,7 +172,7 @@ def compute(
     x_grp = group_sql(by, EXCEPTION_COLUMNS)
     assert x_where is not None and x_grp is not None  # every dimension has an exception column
     ctes = working_set.exceptions_at(x_grp, x_where)
-    exc = fetch_pl(con, f"WITH {ctes}, {exception_kpis_sql()}", params)
+    exc = fetch_pl(con, f"WITH {ctes}, {exception_kpis_sql()}", sla_clock.bind(con, params))
     o_where = filter_sql(where, ORDER_COLUMNS, params)
     o_grp = group_sql(by, ORDER_COLUMNS)
     order_df: pl.DataFrame | None = None

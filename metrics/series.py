@@ -27,7 +27,7 @@ import polars as pl
 
 from core.db import fetch_pl
 
-from . import query, working_set
+from . import query, sla_clock, working_set
 from .catalog import CATALOG
 from .dimensions import EXCEPTION_COLUMNS, filter_sql
 
@@ -136,6 +136,7 @@ def trend(
     cond = filter_sql(where or {}, EXCEPTION_COLUMNS, params)
     assert cond is not None  # every dimension has an exception column
     ctes = working_set.exceptions(GRID_VERSIONS, "t", cond, materialized=True)
+    params = sla_clock.bind(con, params, points)
     df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql(helpers=False)}", params)
     base = pl.DataFrame(
         {"as_of": points, "period_from": [t - step for t in points]},

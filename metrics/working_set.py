@@ -8,7 +8,10 @@
   ``cancelled_at``, and
 
   - ``active_s`` — the SLA clock at ``t`` (active seconds at the version's
-    start, plus ``t - valid_from`` while open); ``target_s`` — the target;
+    start, plus, while open, the working time of the site's calendar in
+    ``[valid_from, t)``: ``cum(t) − working_us_at_start`` with ``cum(t)`` from
+    the bound ``clk`` table of :mod:`metrics.sla_clock`, 24×7 ``t −
+    valid_from``); ``target_s`` — the target (in working hours);
   - ``age_h`` — ``t - opened_at`` in hours; ``resolution_us`` /
     ``resolution_h`` — ``resolved_at - opened_at`` in microseconds / hours;
   - ``is_open`` (open or paused), ``is_res`` (resolved with ``resolved_at`` in
@@ -17,7 +20,9 @@
 
   The versions come from a CTE ``v`` with ``t`` and ``t_from`` columns: one
   as-of time for ``fpi kpis`` (:data:`VERSIONS_AT_T`), or a grid of times for
-  trends (``metrics.series``), so both run the same definitions.
+  trends (``metrics.series``), so both run the same definitions. Every query
+  over these CTEs binds the ``clk`` parameters for its as-of times
+  (``metrics.sla_clock.bind``). ``age_h`` and ``resolution_h`` stay wall-clock.
 * **at-risk orders** (``ro``): one row per (group, order) with an open or
   paused exception: ``value`` — the order value of its most recently opened
   such exception (ties: the later-arriving one), as ``DECIMAL(18, 4)``; and
@@ -33,6 +38,8 @@ from __future__ import annotations
 
 from core.order_state import CARRIER, replay_sql
 
+from .sla_clock import CLOCK_CTE
+
 VERSIONS_AT_T = """v AS (
     SELECT $t::TIMESTAMPTZ AS t, $from::TIMESTAMPTZ AS t_from, *
     FROM exception_versions
@@ -47,11 +54,14 @@ _EXCEPTION_ROWS = """x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 )"""
 
 
@@ -73,7 +83,7 @@ def exceptions(versions: str, grp: str, where: str, *, materialized: bool = Fals
            active_s <= target_s AND active_s >= 0.8 * target_s AS is_at_risk
     FROM x WHERE {where}
 )"""  # noqa: S608
-    return f"{versions},\n{_EXCEPTION_ROWS},\n{xf}"
+    return f"{versions},\n{CLOCK_CTE},\n{_EXCEPTION_ROWS},\n{xf}"
 
 
 def exceptions_at(grp: str, where: str) -> str:

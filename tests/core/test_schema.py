@@ -32,7 +32,8 @@ COLUMNS_SQL = """SELECT table_name, column_name, data_type, is_nullable
     FROM duckdb_columns() ORDER BY table_name, column_index"""
 
 ADDED_SINCE_9DFB7F0 = {
-    "exceptions": ["at_risk_due_at", "breach_due_at"],
+    "exceptions": ["at_risk_due_at", "breach_due_at", "sla_calendar"],
+    "exception_versions": ["working_us_at_start"],
     "rejected_events": ["source_system"],
     "duplicate_events": ["source_system"],
     "pending_events": ["source_system"],

@@ -84,7 +84,7 @@ def test_merge_applies_pending_add_then_remove_in_order() -> None:
 def test_later_versions_replace_earlier_ones(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     ensure_database(db)
-    v = ("X", 0, None, "open", "(unassigned)", 0, 0, 0, 0.0, None, None, None)
+    v = ("X", 0, None, "open", "(unassigned)", 0, 0, 0, 0.0, None, None, None, 0)
     write_deltas(db, [Delta(versions={"X": [v, v]})])
     write_deltas(db, [Delta(versions={"X": [v]})])
     assert table(db, "SELECT count(*) AS n FROM exception_versions")["n"][0] == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.db import open_read
-from metrics import query, series, working_set
+from metrics import query, series, sla_clock, working_set
 from metrics.catalog import BY_NAME, CATALOG, kpi
 from metrics.explain import explain
 from metrics.query import compute, kpi_statement, window
@@ -91,7 +91,11 @@ def test_each_kpis_sql_alone_gives_what_fpi_kpis_prints(db: Path, name: str) -> 
         win = window(con, T)
         assert win is not None
         expected = query.kpis(con, T).row(0, named=True)[name]
-        params = {} if k.measure.source == "quality" else {"t": win.as_of, "from": win.start}
+        params: dict[str, object] = {}
+        if k.measure.source in ("exceptions", "at_risk_orders"):
+            params = sla_clock.bind(con, {"t": win.as_of, "from": win.start})
+        elif k.measure.source == "orders":
+            params = {"t": win.as_of, "from": win.start}
         rows = con.execute(kpi_statement(k), params).fetchall()
     got = rows[0][-1] if rows else None  # no row at all: an empty set
     if got is None and not k.nullable:

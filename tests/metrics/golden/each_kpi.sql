@@ -4,6 +4,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -11,11 +15,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -35,6 +42,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -42,11 +53,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -66,6 +80,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -73,11 +91,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -97,6 +118,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -104,11 +129,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -128,6 +156,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -135,11 +167,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -159,6 +194,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -166,11 +205,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -190,6 +232,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -197,11 +243,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -221,6 +270,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -228,11 +281,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -252,6 +308,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -259,11 +319,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -290,6 +353,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -297,11 +364,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -328,6 +398,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -335,11 +409,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -359,6 +436,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -366,11 +447,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -390,6 +474,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -397,11 +485,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -421,6 +512,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -428,11 +523,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -452,6 +550,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -459,11 +561,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -483,6 +588,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -490,11 +599,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -514,6 +626,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -521,11 +637,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -545,6 +664,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -552,11 +675,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -576,6 +702,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -583,11 +713,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -607,6 +740,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -614,11 +751,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -638,6 +778,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -645,11 +789,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -669,6 +816,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -676,11 +827,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
@@ -700,6 +854,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -707,11 +865,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,

@@ -3,6 +3,10 @@ WITH v AS (
     FROM exception_versions
     WHERE valid_from <= $t AND (valid_to IS NULL OR valid_to > $t)
 ),
+clk AS (
+    SELECT unnest($clk_t::TIMESTAMPTZ[]) AS t, unnest($clk_cal::VARCHAR[]) AS sla_calendar,
+           unnest($clk_us::BIGINT[]) AS cum_us
+),
 x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
@@ -10,11 +14,14 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (epoch_us(v.t) - epoch_us(v.valid_from)) / 1e6 ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t))
+                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
+               ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
+    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
 ),
 xf AS (
     SELECT *, 'all' AS grp,
