@@ -69,6 +69,8 @@ class Settings(BaseModel):
     """``[targets.*]`` as given; validated by ``metrics.targets``."""
     subscriptions: list[dict[str, Any]] = Field(default_factory=list)
     """``[[subscriptions]]`` as given; validated by ``fpi.subscriptions``."""
+    smtp: dict[str, Any] = Field(default_factory=dict)
+    """``[smtp]`` as given; validated by ``fpi.subscriptions``."""
 
     @field_validator("rates")
     @classmethod

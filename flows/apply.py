@@ -31,7 +31,7 @@ so the filters' watermark (:mod:`flows.idfilter`) holds.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
@@ -196,6 +196,21 @@ class Applier:
             self._refresh(xid, derived, delta)
         if caught_up:
             self._raise(delta)
+        self._state_rows(derived, delta)
+        if self.store is not None and new_xids:
+            f = self._filters[EXCEPTION_IDS]
+            f.add(self.store.hashes(new_xids))
+            if f.full:
+                pending = [*self.hot, *self.held]
+                self._filters[EXCEPTION_IDS] = self._rebuilt(EXCEPTION_IDS, f.count, pending)
+        self._finish(delta, live)
+        if self.store is not None and self.tag % SAVE_FILTERS_EVERY == 0:
+            self.save_filters()
+        return delta
+
+    def _state_rows(self, derived: dict[str, Derived], delta: Delta) -> None:
+        """The ``exceptions`` and ``exception_versions`` rows of the exceptions
+        derived again by this chunk (they stay in memory until it is committed)."""
         for xid, d in derived.items():
             hot = self.hot[xid]
             info, steps = hot.info, hot.steps
@@ -211,15 +226,34 @@ class Applier:
             hot.tag = self.tag
             if d.final.status in (RESOLVED, CANCELLED):
                 self._closing.append((self.tag, xid))
-        if self.store is not None and new_xids:
-            f = self._filters[EXCEPTION_IDS]
-            f.add(self.store.hashes(new_xids))
-            if f.full:
-                pending = [*self.hot, *self.held]
-                self._filters[EXCEPTION_IDS] = self._rebuilt(EXCEPTION_IDS, f.count, pending)
-        self._finish(delta, live)
-        if self.store is not None and self.tag % SAVE_FILTERS_EVERY == 0:
-            self.save_filters()
+
+    def recompute(self, exception_ids: list[str]) -> Delta:
+        """Derive the SLA figures of stored exceptions again under this applier's
+        settings (``fpi recompute``): the policy target (unless the opened event
+        gave one), the SLA clock in each site's working time, ``due_at`` of both
+        alert kinds. A standing alert whose due changed is retracted at the data
+        clock; every due the data clock has reached is raised then (recorded
+        only: no messages unless :attr:`messages`); later dues wait for the
+        clock as usual. Everything else (events, dedupe, quality) is untouched.
+        """
+        self._forget_committed()
+        self.tag += 1
+        self.stamp_us = max(to_us(self.clock()), self.stamp_us)
+        delta = Delta(key=self.key, tag=self.tag)
+        self._load_ids([x for x in exception_ids if x not in self.hot])
+        derived: dict[str, Derived] = {}
+        policy = self.settings.sla
+        for xid in exception_ids:
+            hot = self.hot.get(xid)
+            if hot is None:
+                continue
+            info = hot.info
+            if info.sla_target_source == "policy":
+                target = policy.target_hours(info.severity, info.customer_tier)
+                hot.info = replace(info, sla_target_hours=target)
+            self._refresh(xid, derived, delta)
+        self._raise(delta)
+        self._state_rows(derived, delta)
         return delta
 
     def tick(self, live: LiveStatus) -> Delta:

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
+from core import sla_record
 from core.config import Settings, load_settings
 from core.db import DatabaseError, open_read
 from core.timeutil import system_clock
@@ -142,9 +145,18 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def sla_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """One line on stderr when the database's SLA figures were computed with
+    another SLA policy or calendars than the configuration in use."""
+    problem = sla_record.mismatch(sla_record.recorded(con), settings)
+    if problem is not None:
+        print(f"fpi: note: {problem}", file=sys.stderr)
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     from metrics.query import kpis
 
+    settings = _settings(args)
     as_of, start = time_arg(args.as_of, "--as-of"), time_arg(args.from_, "--from")
     by, where = dim_arg(args.by), where_arg(args)
     with open_read(args.db) as con:
@@ -152,7 +164,23 @@ def cmd_kpis(args: argparse.Namespace) -> int:
             df = kpis(con, as_of, start, by=by, where=where)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        sla_note(con, settings)
     print(render(df, args.format, title="fpi KPIs"))
+    return 0
+
+
+def cmd_recompute(args: argparse.Namespace) -> int:
+    """``fpi recompute``: derive every SLA figure and alert again (O(history))."""
+    from flows.recompute import recompute
+
+    settings = _settings(args)
+
+    def on_progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"recompute: {done:,} of {total:,} exceptions", file=sys.stderr)
+
+    summary = recompute(Path(args.db), settings, system_clock, on_progress=on_progress)
+    print(summary.line())
     return 0
 
 
@@ -411,7 +439,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML settings (SLA policy, currency rates); default: built in",
+        help="TOML settings (SLA policy, working calendars, currency rates, targets); "
+        "default: built in",
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -452,6 +481,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--by", metavar="DIM", help="one row per group of this dimension")
     period_args(p)
     p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser(
+        "recompute",
+        help="apply the SLA policy and calendars in use to the whole history (O(history))",
+    )
+    p.add_argument("--db", required=True)
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_recompute)
 
     p = sub.add_parser("bottlenecks", help="groups ranked by SLA overrun hours")
     p.add_argument("--db", required=True)

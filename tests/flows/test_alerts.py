@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.db import open_read
 from core.timeutil import UTC
 from flows.alerts import AlertBook, ExceptionAlerts, due_times, raise_due, update_dues
@@ -79,10 +79,12 @@ def test_a_changed_due_retracts_the_standing_alert_and_queues_the_new_one() -> N
     assert again is not None and again.alert_id == "X:at_risk:2"
 
 
-def _ingest(tmp: Path, events: list[dict], chunk_lines: int, name: str) -> Path:
+def _ingest(
+    tmp: Path, events: list[dict], chunk_lines: int, name: str, settings: Settings | None = None
+) -> Path:
     path = write_jsonl(tmp / f"{name}.jsonl", events)
     db = tmp / f"{name}.duckdb"
-    ingest([path], db, load_settings(), fixed_clock, chunk_lines=chunk_lines)
+    ingest([path], db, settings or load_settings(), fixed_clock, chunk_lines=chunk_lines)
     return db
 
 
@@ -96,8 +98,8 @@ def _ours(db: Path) -> list[tuple]:
     return [tuple(r) for r in df.iter_rows()]
 
 
-def _reference(events: list[dict]) -> list[tuple]:
-    engine = ref.replay_alerts(json.loads(json.dumps(e)) for e in events)
+def _reference(events: list[dict], config: ref.SlaConfig | None = None) -> list[tuple]:
+    engine = ref.replay_alerts((json.loads(json.dumps(e)) for e in events), config=config)
     rows = []
     for r in engine.table():
         rows.append(
@@ -203,3 +205,63 @@ def test_breached_open_equals_standing_breach_alerts_due_before_the_data_clock(
             "AND a.due_at < (SELECT data_clock FROM flow_clock)"
         ).fetchall()[0]
     assert breached_open == standing
+
+
+CALENDARS = """
+[calendars.ny]
+timezone = "America/New_York"
+mon = "08:00-12:00,13:00-18:00"
+tue = "08:00-18:00"
+wed = "08:00-18:00"
+thu = "07:30-18:00"
+fri = "08:00-16:00"
+holidays = ["2026-05-05"]
+
+[calendars.night]
+timezone = "Asia/Tokyo"
+mon = "22:00-24:00"
+tue = "00:00-06:00,22:00-24:00"
+wed = "00:00-06:00,22:00-24:00"
+thu = "00:00-06:00"
+sat = "09:00-13:00"
+
+[site_calendars]
+DC-ATL = "ny"
+DC-DAL = "night"
+"""
+
+
+def _calendar_settings(tmp: Path) -> tuple[Settings, ref.SlaConfig]:
+    cfg = tmp / "calendars.toml"
+    cfg.write_text(CALENDARS)
+    return load_settings(cfg), ref.load_sla_config(CALENDARS)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_replays_on_working_calendars_match_the_reference(tmp_path: Path, seed: int) -> None:
+    """Both sites of the random streams on a calendar (a lunch break, a holiday, a
+    night shift split across midnight in a zone east of UTC): ``due_at``,
+    ``raised_at`` and retractions as the reference derives them."""
+    settings, config = _calendar_settings(tmp_path)
+    rng = random.Random(100 + seed)
+    events = random_stream(rng, n_exceptions=25, orders=6)
+    if seed % 2:
+        rng.shuffle(events)
+    want = _reference(events, config)
+    assert want != _reference(events)  # the calendars change what is due
+    assert _ours(_ingest(tmp_path, events, 1, "a", settings)) == want
+    assert _ours(_ingest(tmp_path, events, 2000, "c", settings)) == want
+
+
+def test_a_breach_after_closing_time_is_due_at_the_next_working_minute(tmp_path: Path) -> None:
+    """A 4 h target opened Friday 15:00 New York time: 1 h on Friday (to 16:00), the
+    weekend closed, 3 h more on Monday from 08:00: due Monday 11:00 local."""
+    settings, config = _calendar_settings(tmp_path)
+    fri = datetime(2026, 5, 8, 19, tzinfo=UTC)  # Friday 15:00 EDT
+    x = opened("X-F", fri, severity="critical", tier="standard", site="DC-ATL")
+    probe = ev("exception.touched", "X-F", fri + timedelta(days=4), action="call")
+    db = _ingest(tmp_path, [x, probe], 2000, "f", settings)
+    rows = {r[2]: r[4] for r in _ours(db)}
+    monday = datetime(2026, 5, 11, 15, tzinfo=UTC)  # Monday 11:00 EDT
+    assert rows == {"at_risk": monday - timedelta(minutes=48), "breached": monday}
+    assert _ours(db) == _reference([x, probe], config)
