@@ -3,6 +3,12 @@
 It shares no code with ``flows``/``metrics``: it takes the accepted event
 dicts in arrival order and answers "KPIs as of T over [from, T)" by replaying
 every exception's events up to T from scratch. Slow and simple on purpose.
+
+Business-hours calendars (kpis.md, "Business-hours calendars (SLA clock)"): every
+entry point takes an optional ``calendars`` (a ``tests.reference_sla.SlaConfig``,
+itself independent of the product); without it every site runs 24x7. With it the
+SLA clock (``active``) of an exception counts only the working time of its site's
+calendar, and everything else (ages, resolution hours) stays wall-clock.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from tests.reference_sla import Calendar, SlaConfig, working_seconds
 
 BASE = {"critical": 4.0, "high": 12.0, "medium": 24.0, "low": 72.0}
 TIER = {"strategic": 0.5, "key": 0.75, "standard": 1.0}
@@ -64,7 +72,13 @@ class State:
     owner: str
 
 
-def state_at(x: Exc, t: datetime) -> State | None:
+def calendar_of(x: Exc, calendars: SlaConfig | None) -> Calendar | None:
+    """The working calendar of the exception's site (None: 24x7)."""
+    return None if calendars is None else calendars.calendar_for(x.opened["site"])
+
+
+def state_at(x: Exc, t: datetime, calendars: SlaConfig | None = None) -> State | None:
+    cal = calendar_of(x, calendars)
     opened_at = ts(x.opened["occurred_at"])
     if opened_at > t:
         return None
@@ -80,7 +94,7 @@ def state_at(x: Exc, t: datetime) -> State | None:
         if occ > t:  # as of T: only events with occurred_at <= T
             continue
         if s.status == "open":
-            s.active += (eff - last).total_seconds()
+            s.active += working_seconds(cal, last, eff)
         last = eff
         et = e["event_type"]
         kind = (e.get("actor") or {}).get("kind", "system")
@@ -101,7 +115,7 @@ def state_at(x: Exc, t: datetime) -> State | None:
         elif et == "exception.cancelled" and s.status != "cancelled":
             s.status, s.cancelled_at = "cancelled", eff
     if s.status == "open":
-        s.active += (t - last).total_seconds()
+        s.active += working_seconds(cal, last, t)
     return s
 
 
@@ -215,14 +229,18 @@ def _exception_kpis(items: list[Row], t: datetime, start: datetime) -> dict[str,
 
 
 def kpis(
-    events: list[dict], t: datetime, start: datetime | None = None, by: str | None = None
+    events: list[dict],
+    t: datetime,
+    start: datetime | None = None,
+    by: str | None = None,
+    calendars: SlaConfig | None = None,
 ) -> dict[str, dict[str, object]]:
     """Exception KPIs per group (key 'all' without ``by``; only groups with exceptions)."""
     start = start or t - timedelta(days=7)
     excs, _orders = accepted(events)
     rows: dict[str, list[Row]] = {}
     for x in excs.values():
-        s = state_at(x, t)
+        s = state_at(x, t, calendars)
         if s is None:
             continue
         g = dim_value(x.opened, s, by) if by else "all"
@@ -422,12 +440,14 @@ class Snapshot:
         return [{"rank": i, **r} for i, r in enumerate(rows, start=1)]
 
 
-def snapshot(events: list[dict], t: datetime, start: datetime) -> Snapshot:
-    """Replay the accepted events (in arrival order) as of T."""
+def snapshot(
+    events: list[dict], t: datetime, start: datetime, calendars: SlaConfig | None = None
+) -> Snapshot:
+    """Replay the accepted events (in arrival order) as of T (SLA clocks on ``calendars``)."""
     excs, order_events = accepted(events)
     rows: list[Row] = []
     for x in excs.values():
-        s = state_at(x, t)
+        s = state_at(x, t, calendars)
         if s is not None:
             rows.append((x, s))
     per_order: dict[str, list[tuple[int, dict]]] = {}
