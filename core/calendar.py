@@ -419,6 +419,20 @@ class WorkClock:
         reached = self.reached_us(start_us, amount_us)
         return None if reached is None else self.next_working_us(reached)
 
+    def edges_us(self, a_us: int, b_us: int) -> list[int]:
+        """The instants in ``(a, b)`` where working time starts or ends, in order
+        (where the clock's slope changes: for drawing it)."""
+        out: list[int] = []
+        first, last = self._year_of(a_us) or FIRST_YEAR, self._year_of(b_us)
+        for year in range(first, min(last or FIRST_YEAR, LAST_YEAR) + 1):
+            y = self._year(year)
+            lo = bisect_left(y.ends, a_us)
+            for s, e in zip(y.starts[lo:], y.ends[lo:], strict=True):
+                if s >= b_us:
+                    break
+                out.extend(t for t in (s, e) if a_us < t < b_us)
+        return out
+
 
 class WallClock:
     """The 24×7 clock: every instant is working time (``cum_us(t) = t``)."""
@@ -449,6 +463,10 @@ class WallClock:
     def passed_us(self, start_us: int, amount_us: int) -> int | None:
         """``start + amount`` (a negative amount: ``start``)."""
         return start_us + amount_us if amount_us > 0 else start_us
+
+    def edges_us(self, a_us: int, b_us: int) -> list[int]:
+        """None: the 24×7 clock never stops."""
+        return []
 
 
 Clock = WorkClock | WallClock

@@ -122,8 +122,8 @@ def mismatch(record: SlaRecord, settings: Settings) -> str | None:
 
 def has_history(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether any exception is stored."""
-    row = con.execute("SELECT EXISTS (FROM exceptions)").fetchone()
-    return bool(row and row[0])
+    rows = con.execute("SELECT EXISTS (FROM exceptions)").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def adopt(con: duckdb.DuckDBPyConnection, settings: Settings, db: str) -> None:

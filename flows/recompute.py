@@ -65,11 +65,10 @@ class RecomputeSummary:
 
 
 def _alert_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    row = con.execute(
+    ((total, standing),) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE retracted_at IS NULL) FROM sla_alerts"
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    ).fetchall()
+    return int(total), int(standing)
 
 
 def recompute(

@@ -49,7 +49,9 @@ def kpi_frame(
     ctes = working_set.exceptions(
         working_set.VERSIONS_AT_T, grp_sql, exception_filter(where, params)
     )
-    df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql()}", sla_clock.bind(con, params))
+    df = fetch_pl(
+        con, *sla_clock.prepare(con, f"WITH {ctes}, {query.exception_kpis_sql()}", params)
+    )
     return query.typed(df, _GROUP_KPI_DEFS)
 
 

@@ -12,7 +12,9 @@ aggregates and which rows count, over one of the working sets of
   means, shares and quantiles are null (:attr:`Kpi.nullable`);
 * the type — counts are integers (:attr:`Kpi.integer`);
 * the dimensions it can be broken down and filtered by (:attr:`Kpi.dimensions`:
-  order KPIs only have the dimensions an order has).
+  order KPIs only have the dimensions an order has);
+* whether it can carry a target (:attr:`Kpi.targetable`: any KPI whose good
+  direction is not ``"neutral"``; targets are configuration, ``metrics.targets``).
 
 Adding a KPI is one entry here (plus the reference in ``tests/reference.py``
 and a test): see the README, "Adding a KPI".
@@ -85,6 +87,12 @@ class Kpi:
     def integer(self) -> bool:
         """Counts are integers; everything else is a float."""
         return self.measure.agg in ("count", "rows")
+
+    @property
+    def targetable(self) -> bool:
+        """Whether a target can be set (``metrics.targets``): the KPI has a good
+        direction (``good`` is ``"up"`` or ``"down"``, not ``"neutral"``)."""
+        return self.good != "neutral"
 
     @property
     def dimensions(self) -> tuple[str, ...]:

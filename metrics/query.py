@@ -172,7 +172,7 @@ def compute(
     x_grp = group_sql(by, EXCEPTION_COLUMNS)
     assert x_where is not None and x_grp is not None  # every dimension has an exception column
     ctes = working_set.exceptions_at(x_grp, x_where)
-    exc = fetch_pl(con, f"WITH {ctes}, {exception_kpis_sql()}", sla_clock.bind(con, params))
+    exc = fetch_pl(con, *sla_clock.prepare(con, f"WITH {ctes}, {exception_kpis_sql()}", params))
     o_where = filter_sql(where, ORDER_COLUMNS, params)
     o_grp = group_sql(by, ORDER_COLUMNS)
     order_df: pl.DataFrame | None = None

@@ -99,7 +99,7 @@ def open_queue(
     if limit is not None:
         params["limit"] = int(limit)
         sql += " LIMIT $limit"
-    return fetch_pl(con, sql, sla_clock.bind(con, params))
+    return fetch_pl(con, *sla_clock.prepare(con, sql, params))
 
 
 _COUNT = "SELECT count(*) FROM xf"
@@ -114,7 +114,7 @@ def open_count(
     ctes = working_set.exceptions(
         working_set.VERSIONS_AT_T, "'all'", exception_filter(where, params)
     )
-    (n,) = fetch_row(con, f"WITH {ctes} {_COUNT} WHERE is_open", sla_clock.bind(con, params))
+    (n,) = fetch_row(con, *sla_clock.prepare(con, f"WITH {ctes} {_COUNT} WHERE is_open", params))
     return int(str(n))
 
 
@@ -125,7 +125,7 @@ def exception_state(
     did not exist then (unknown id, or opened after ``as_of``)."""
     params: dict[str, object] = {"t": as_of, "from": as_of, "xid": exception_id}
     ctes = working_set.exceptions_at("'all'", "exception_id = $xid")
-    rows = fetch_pl(con, f"WITH {ctes} {_STATE_SELECT}", sla_clock.bind(con, params)).to_dicts()
+    rows = fetch_pl(con, *sla_clock.prepare(con, f"WITH {ctes} {_STATE_SELECT}", params)).to_dicts()
     return rows[0] if rows else None
 
 
@@ -137,5 +137,5 @@ def matching_exceptions(
     ctes = working_set.exceptions(
         working_set.VERSIONS_AT_T, "'all'", exception_filter(where, params)
     )
-    (n,) = fetch_row(con, f"WITH {ctes} {_COUNT}", sla_clock.bind(con, params))
+    (n,) = fetch_row(con, *sla_clock.prepare(con, f"WITH {ctes} {_COUNT}", params))
     return int(str(n))

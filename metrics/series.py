@@ -136,8 +136,8 @@ def trend(
     cond = filter_sql(where or {}, EXCEPTION_COLUMNS, params)
     assert cond is not None  # every dimension has an exception column
     ctes = working_set.exceptions(GRID_VERSIONS, "t", cond, materialized=True)
-    params = sla_clock.bind(con, params, points)
-    df = fetch_pl(con, f"WITH {ctes}, {query.exception_kpis_sql(helpers=False)}", params)
+    sql = f"WITH {ctes}, {query.exception_kpis_sql(helpers=False)}"
+    df = fetch_pl(con, *sla_clock.prepare(con, sql, params, points))
     base = pl.DataFrame(
         {"as_of": points, "period_from": [t - step for t in points]},
         schema={"as_of": pl.Datetime("us", "UTC"), "period_from": pl.Datetime("us", "UTC")},

@@ -34,6 +34,42 @@ CLOCK_CTE = """clk AS (
 )"""
 """Cumulative working µs of each calendar at each as-of time (bound by :func:`bind`)."""
 
+CLOCK_JOIN = "LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar"
+"""Joins an exception row ``e`` and its version ``v`` (with ``v.t``) to ``clk``."""
+
+WORKING_SINCE_START = (
+    "(coalesce(clk.cum_us, epoch_us(v.t)) "
+    "- coalesce(v.working_us_at_start, epoch_us(v.valid_from)))"
+)
+"""Working µs of the site calendar in ``[v.valid_from, v.t)`` (24×7: ``t − valid_from``)."""
+
+_WALL_SINCE_START = "(epoch_us(v.t) - epoch_us(v.valid_from))"
+
+
+def has_clock(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the database has the calendar columns (a database of an earlier
+    release, read without an upgrade, has not: its figures are 24×7)."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'exception_versions' AND column_name = 'working_us_at_start'"
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object],
+    times: Sequence[datetime] | None = None,
+) -> tuple[str, dict[str, object]]:
+    """``sql`` (built on ``metrics.working_set``) and its parameters with the
+    ``clk`` table bound (:func:`bind`); on a database without the calendar
+    columns, the 24×7 form of the clock instead."""
+    if has_clock(con):
+        return sql, bind(con, params, times)
+    sql = sql.replace(WORKING_SINCE_START, _WALL_SINCE_START).replace(CLOCK_JOIN, "")
+    return sql.replace(f"{CLOCK_CTE},\n", ""), params
+
 
 def calendars(con: duckdb.DuckDBPyConnection) -> SlaCalendars:
     """The calendars the database's SLA figures were computed with (none: 24×7)."""

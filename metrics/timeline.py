@@ -9,6 +9,9 @@ import duckdb
 import polars as pl
 
 from core.db import fetch_pl
+from core.timeutil import from_us
+
+from .sla_clock import calendars
 
 _TIMELINE = """
 SELECT coalesce(effective_at, occurred_at) AS applied_at, occurred_at, event_type,
@@ -59,4 +62,84 @@ def pending_for(con: duckdb.DuckDBPyConnection, exception_id: str) -> pl.DataFra
         "SELECT occurred_at, event_type, event_id, source, source_offset, received_at "
         "FROM pending_events WHERE exception_id = $xid ORDER BY occurred_at, arrival_seq",
         {"xid": exception_id},
+    )
+
+
+_CLOCK = """
+SELECT e.site, e.sla_calendar, e.sla_target_hours, e.at_risk_due_at, e.breach_due_at,
+       epoch_us(v.valid_from) AS start_us,
+       epoch_us(least(coalesce(v.valid_to, $t), $t)) AS end_us, v.status,
+       round(v.active_seconds * 1e6)::BIGINT AS active_us
+FROM exception_versions v JOIN exceptions e USING (exception_id)
+WHERE v.exception_id = $xid AND v.valid_from <= $t
+ORDER BY v.valid_from
+"""
+
+
+def sla_clock(
+    con: duckdb.DuckDBPyConnection, exception_id: str, as_of: datetime
+) -> dict[str, object] | None:
+    """The working-time SLA clock of one exception up to ``as_of`` (None: not opened).
+
+    Keys: ``calendar`` (the site's calendar name, None = 24×7), ``calendar_hours``
+    (its weekly hours in words, None for 24×7), ``target_hours``, ``active_hours``
+    (the clock at ``as_of``), ``at_risk_due_at`` / ``breach_due_at`` (the deadlines
+    derived from all stored events, event time), and ``points``: a frame of
+    ``at`` / ``active_hours`` at every instant the clock's slope changes (a
+    status change, working time starting or ending) — drawn as straight lines
+    between them, it is the clock.
+    """
+    rows = fetch_pl(con, _CLOCK, {"xid": exception_id, "t": as_of}).to_dicts()
+    if not rows:
+        return None
+    first = rows[0]
+    name = first["sla_calendar"]
+    cals = calendars(con)
+    clock = cals.clock(name if name in cals.calendars else None)
+    at: list[int] = []
+    hours: list[float] = []
+    active = 0
+    for r in rows:
+        start, end, active = int(r["start_us"]), int(r["end_us"]), int(r["active_us"])
+        at.append(start)
+        hours.append(active / 3.6e9)
+        if r["status"] == "open":
+            base = clock.cum_us(start)
+            for t in [*clock.edges_us(start, end), end]:
+                at.append(t)
+                hours.append((active + clock.cum_us(t) - base) / 3.6e9)
+            active += clock.cum_us(end) - base
+    points = pl.DataFrame(
+        {"at": [from_us(t) for t in at], "active_hours": hours},
+        schema={"at": pl.Datetime("us", "UTC"), "active_hours": pl.Float64},
+    )
+    cal = cals.calendars.get(name) if name is not None else None
+    return {
+        "calendar": name,
+        "calendar_hours": None if cal is None else cal.describe(),
+        "target_hours": float(first["sla_target_hours"]),
+        "active_hours": active / 3.6e9,
+        "at_risk_due_at": first["at_risk_due_at"],
+        "breach_due_at": first["breach_due_at"],
+        "points": points.unique("at", keep="last", maintain_order=True),
+    }
+
+
+def site_calendars(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Which working calendar each site uses (as the database's figures were
+    computed): ``site``, ``calendar`` (``24x7`` when none), ``hours`` (in words),
+    for every site with an exception, sorted by site."""
+    cals = calendars(con)
+    sites = [str(r[0]) for r in con.execute("SELECT DISTINCT site FROM exceptions").fetchall()]
+    names = {s: cals.calendar_name(s) for s in sorted(set(sites) | set(cals.site_calendars))}
+    return pl.DataFrame(
+        {
+            "site": list(names),
+            "calendar": [n or "24x7" for n in names.values()],
+            "hours": [
+                "every hour of every day" if n is None else cals.calendars[n].describe()
+                for n in names.values()
+            ],
+        },
+        schema={"site": pl.String, "calendar": pl.String, "hours": pl.String},
     )

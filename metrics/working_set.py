@@ -22,7 +22,7 @@
   as-of time for ``fpi kpis`` (:data:`VERSIONS_AT_T`), or a grid of times for
   trends (``metrics.series``), so both run the same definitions. Every query
   over these CTEs binds the ``clk`` parameters for its as-of times
-  (``metrics.sla_clock.bind``). ``age_h`` and ``resolution_h`` stay wall-clock.
+  (``metrics.sla_clock.prepare``). ``age_h`` and ``resolution_h`` stay wall-clock.
 * **at-risk orders** (``ro``): one row per (group, order) with an open or
   paused exception: ``value`` — the order value of its most recently opened
   such exception (ties: the later-arriving one), as ``DECIMAL(18, 4)``; and
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from core.order_state import CARRIER, replay_sql
 
-from .sla_clock import CLOCK_CTE
+from .sla_clock import CLOCK_CTE, CLOCK_JOIN, WORKING_SINCE_START
 
 VERSIONS_AT_T = """v AS (
     SELECT $t::TIMESTAMPTZ AS t, $from::TIMESTAMPTZ AS t_from, *
@@ -47,22 +47,20 @@ VERSIONS_AT_T = """v AS (
 )"""
 """The version of each exception in force at the bound time ``$t`` (period from ``$from``)."""
 
-_EXCEPTION_ROWS = """x AS (
+_EXCEPTION_ROWS = f"""x AS (
     SELECT v.t, v.t_from, e.exception_id, e.order_id, e.category, e.severity, e.site, e.lane,
            e.carrier, e.customer_tier, e.source_system, v.owner_team, e.order_value_reporting,
            e.opened_at, e.opened_seq, e.sla_target_hours * 3600.0 AS target_s,
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN {WORKING_SINCE_START} / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
     FROM exceptions e JOIN v USING (exception_id)
-    LEFT JOIN clk ON clk.t = v.t AND clk.sla_calendar = e.sla_calendar
-)"""
+    {CLOCK_JOIN}
+)"""  # noqa: S608 - constants of the metric layer
 
 
 def exceptions(versions: str, grp: str, where: str, *, materialized: bool = False) -> str:

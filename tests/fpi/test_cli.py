@@ -167,7 +167,7 @@ def test_table_format_is_readable(db: Path, capsys) -> None:
         ),
         (["bottlenecks", "--db", "{db}", "--by", "site", "--top", "0"], 2, "--top must be"),
         (["ingest", "/nonexistent.jsonl", "--db", "{db}"], 1, "input not found"),
-        (["report", "--db", "{db}", "--out", "/tmp/x.pdf"], 2, "unknown report format"),
+        (["report", "--db", "{db}", "--out", "/tmp/x.docx"], 2, "unknown report format"),
     ],
 )
 def test_errors_are_one_clear_line(

@@ -92,11 +92,12 @@ def test_each_kpis_sql_alone_gives_what_fpi_kpis_prints(db: Path, name: str) -> 
         assert win is not None
         expected = query.kpis(con, T).row(0, named=True)[name]
         params: dict[str, object] = {}
+        sql = kpi_statement(k)
         if k.measure.source in ("exceptions", "at_risk_orders"):
-            params = sla_clock.bind(con, {"t": win.as_of, "from": win.start})
+            sql, params = sla_clock.prepare(con, sql, {"t": win.as_of, "from": win.start})
         elif k.measure.source == "orders":
             params = {"t": win.as_of, "from": win.start}
-        rows = con.execute(kpi_statement(k), params).fetchall()
+        rows = con.execute(sql, params).fetchall()
     got = rows[0][-1] if rows else None  # no row at all: an empty set
     if got is None and not k.nullable:
         got = 0

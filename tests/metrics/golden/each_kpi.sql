@@ -15,9 +15,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -53,9 +51,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -91,9 +87,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -129,9 +123,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -167,9 +159,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -205,9 +195,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -243,9 +231,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -281,9 +267,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -319,9 +303,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -364,9 +346,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -409,9 +389,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -447,9 +425,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -485,9 +461,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -523,9 +497,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -561,9 +533,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -599,9 +569,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -637,9 +605,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -675,9 +641,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -713,9 +677,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -751,9 +713,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -789,9 +749,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -827,9 +785,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
@@ -865,9 +821,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h

@@ -14,9 +14,7 @@ x AS (
            v.status, v.manual_touches, v.escalation_level, v.reopen_count,
            v.resolved_at, v.resolved_by_kind, v.cancelled_at,
            v.active_seconds + CASE WHEN v.status = 'open'
-               THEN (coalesce(clk.cum_us, epoch_us(v.t))
-                     - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6
-               ELSE 0 END AS active_s,
+               THEN (coalesce(clk.cum_us, epoch_us(v.t)) - coalesce(v.working_us_at_start, epoch_us(v.valid_from))) / 1e6 ELSE 0 END AS active_s,
            (epoch_us(v.t) - epoch_us(e.opened_at)) / 3.6e9 AS age_h,
            epoch_us(v.resolved_at) - epoch_us(e.opened_at) AS resolution_us,
            (epoch_us(v.resolved_at) - epoch_us(e.opened_at)) / 3.6e9 AS resolution_h
