@@ -38,7 +38,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    """The settings of ``--config``, targets validated too (a bad one is one line)."""
+    from metrics.targets import load_targets
+
+    settings = load_settings(args.config)
+    load_targets(settings)
+    return settings
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
