@@ -1,10 +1,15 @@
 """Entry file of the fpi dashboard (``streamlit run dashboard/app.py -- --db DB``).
 
-Draws the global filters in the sidebar (bound to the URL query string),
-resolves the window against the data clock, stores the shared
+Draws the global filters in the sidebar (bound to the URL query string): a
+date range picker (UTC dates; default: the 7 days before the data clock, which
+it follows while untouched; links with ``as_of``/``period`` from before it keep
+working, see :mod:`dashboard.context`) and the dimension filters. Resolves the
+window against the data clock, stores the shared
 :class:`dashboard.context.Context` (with the wall clock, the one place the app
 reads it: how old the live flow's heartbeat is) and runs the selected page of
-``st.navigation``. While the database changes (a live ``fpi ingest`` or
+``st.navigation`` (the Overview answers at ``/`` and at ``/overview``: a default
+page is only served at the root, so a hidden second entry serves the path).
+While the database changes (a live ``fpi ingest`` or
 ``fpi stream``), a small fragment checks the file every ``--refresh`` seconds
 and reruns the app when new data was written; every page's line on the live
 flow (``dashboard.ui.flow_line``) is redrawn as often, so a flow that stopped
@@ -21,6 +26,8 @@ visitor logged in through that OIDC provider sees any data (``st.login``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -29,8 +36,9 @@ from core.db import DatabaseError
 from core.timeutil import iso_z, system_clock
 from dashboard import context, data, ui
 from dashboard.context import (
+    DEFAULT_PERIOD,
+    EARLIEST_AS_OF,
     PERIOD_LABELS,
-    PERIODS,
     RENDERED_STAMP_KEY,
     AppSettings,
     Context,
@@ -52,30 +60,73 @@ st.set_page_config(
 )
 
 
-def _sidebar(values: dict[str, list[str]]) -> Filters:
+# No bare strings at the top level of this file: Streamlit would draw them ("magic").
+# The date range picker's key and URL parameter (?dates=2026-05-01&dates=2026-05-06):
+DATES_KEY = "dates"
+_DATES_DEFAULT_KEY = "_fpi_dates_default"
+# URL parameters of links from before the date picker (still honoured):
+LEGACY_PARAMS = ("as_of", "period")
+
+
+def _drop_legacy_params() -> None:
+    """Callback of the date picker: a picked range replaces a link's as-of and period."""
+    for key in LEGACY_PARAMS:
+        if key in st.query_params:
+            del st.query_params[key]
+
+
+def _date_range(default: tuple[date, date], clock: datetime | None) -> tuple[date, date]:
+    """The date range picker (UTC dates); its default shows the base window.
+
+    A picker the visitor has not changed follows its default when that moves (the
+    data clock passed midnight): Streamlit keeps a keyed widget's value even when
+    its default changes, so the stale value is dropped first. A half-picked range
+    (one date) is that one day.
+    """
+    previous = st.session_state.get(_DATES_DEFAULT_KEY)
+    current = st.session_state.get(DATES_KEY)
+    if previous is not None and previous != default and current is not None:
+        if tuple(current) == tuple(previous):
+            del st.session_state[DATES_KEY]
+    st.session_state[_DATES_DEFAULT_KEY] = default
+    latest = max(default[1], clock.date() if clock is not None else default[1])
+    value = st.date_input(
+        "Dates (UTC)",
+        value=default,
+        min_value=EARLIEST_AS_OF.date(),
+        max_value=latest,
+        key=DATES_KEY,
+        bind="query-params",
+        format="YYYY-MM-DD",
+        on_change=_drop_legacy_params,
+        help="Flow KPIs (resolved, SLA adherence, MTTR, OTIF …) are over these days, "
+        "from 00:00 UTC of the first; stock KPIs (backlog, breached, revenue at risk) "
+        "are as of the end of the last day, or of the latest data when that is earlier. "
+        "Default: the 7 days before the latest data (the data clock), updated live. "
+        "Deltas compare with the period before, of the same length.",
+    )
+    picked = tuple(value) if isinstance(value, tuple | list) else (value,) if value else ()
+    days = [d for d in picked if isinstance(d, date)]
+    if not days:
+        return default
+    return min(days), max(days)
+
+
+def _sidebar(
+    values: dict[str, list[str]], clock: datetime | None, url: dict[str, list[str]]
+) -> Filters:
     """The global filters; every widget is bound to the URL (shareable views)."""
+    as_of_text = next(iter(url.get("as_of", [])), "")
+    period = context.PERIOD_KEYS.get(next(iter(url.get("period", [])), ""), DEFAULT_PERIOD)
+    base_filters = context.parse_filters(as_of_text, period, {})
+    base, base_filters = context.base_window(base_filters, clock)
+    dates: tuple[date, date] | None = None
     with st.sidebar:
         st.subheader("Filters")
-        as_of_text = st.text_input(
-            "As of (UTC)",
-            key="as_of",
-            bind="query-params",
-            placeholder="latest data (live)",
-            help="RFC 3339 time such as 2026-05-06T12:00:00Z or a date (midnight UTC). "
-            "Stock KPIs (backlog, breached, revenue at risk) are as of this time; "
-            "empty = the data clock (the newest event, or the live flow's clock "
-            "once it is caught up), updated live.",
-        )
-        period = st.selectbox(
-            "Period",
-            list(PERIODS),
-            index=list(PERIODS).index(context.DEFAULT_PERIOD),
-            format_func=lambda p: PERIOD_LABELS[p],
-            key="period",
-            bind="query-params",
-            help="Flow KPIs (resolved, SLA adherence, MTTR, OTIF …) are over "
-            "[as of − period, as of); deltas compare with the period before.",
-        )
+        if base is not None:
+            default = context.window_dates(base)
+            picked = _date_range(default, clock)
+            dates = None if picked == default else picked
         selected: dict[str, list[str]] = {}
         for dim in FILTER_DIMENSIONS:
             options = values.get(dim, [])
@@ -95,7 +146,8 @@ def _sidebar(values: dict[str, list[str]]) -> Filters:
             key="clear-sidebar",
             help="Remove every site, lane, carrier, root cause, severity and tier filter",
         )
-    return context.parse_filters(as_of_text or "", period or context.DEFAULT_PERIOD, selected)
+    picked_filters = context.parse_filters(as_of_text, period, selected, dates)
+    return replace(picked_filters, as_of=base_filters.as_of, as_of_error=base_filters.as_of_error)
 
 
 def _refresh(settings: AppSettings) -> None:
@@ -163,6 +215,7 @@ def main() -> None:
 
 def _run(settings: AppSettings) -> None:
     url = context.url_snapshot()
+    ui.style()
     stamp = data_stamp(settings.db)
     st.session_state[RENDERED_STAMP_KEY] = stamp
     try:
@@ -176,9 +229,9 @@ def _run(settings: AppSettings) -> None:
     if bad_period is not None:
         notices.append(
             f"Period {md_literal(bad_period)} from the link is not one of the choices; "
-            f"showing {PERIOD_LABELS[context.DEFAULT_PERIOD]}."
+            f"showing {PERIOD_LABELS[DEFAULT_PERIOD]}."
         )
-    win, filters = context.resolve_window(_sidebar(values), clock)
+    win, filters = context.resolve_window(_sidebar(values, clock, url), clock)
     ctx = Context(
         settings, filters, stamp, win, clock, values, tuple(notices), url, clock=system_clock
     )
@@ -188,13 +241,14 @@ def _run(settings: AppSettings) -> None:
             st.caption(f"Data clock: {iso_z(clock)}")
         if settings.refresh_seconds > 0:
             st.caption(f"Refreshes on new data (checked every {settings.refresh_seconds:g} s).")
+    overview = HERE / "app_pages/overview.py"
     pages = st.navigation(
         [
             st.Page(
-                HERE / "app_pages/overview.py",
+                overview,
                 title="Overview",
                 icon=":material/monitoring:",
-                url_path="overview",
+                url_path="home",  # the default page is served at "/" whatever this is
                 default=True,
             ),
             st.Page(
@@ -226,6 +280,14 @@ def _run(settings: AppSettings) -> None:
                 title="Data quality",
                 icon=":material/fact_check:",
                 url_path="quality",
+            ),
+            # /overview serves the Overview too (a default page only answers at "/")
+            st.Page(
+                overview,
+                title="Overview",
+                icon=":material/monitoring:",
+                url_path="overview",
+                visibility="hidden",
             ),
         ]
     )

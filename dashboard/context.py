@@ -5,12 +5,17 @@ and stores a :class:`Context` in the session; pages read it with
 :func:`current`. Every filter widget is bound to the URL query string
 (``bind="query-params"``), so a view is shared by sharing its link:
 
-``?as_of=2026-05-06T12:00:00Z&period=last+3+days&carrier=ACME&site=DC-ATL&site=DC-DAL``
+``?dates=2026-05-01&dates=2026-05-06&carrier=ACME&site=DC-ATL&site=DC-DAL``
 
-* ``as_of`` — stock KPIs as of this time (RFC 3339; empty = the data clock,
-  i.e. live);
-* ``period`` — flow KPIs over ``[as_of − period, as_of)`` (the label shown,
-  e.g. ``last 24 hours``; choices show their label in the URL);
+* ``dates`` — the date range picker (UTC dates, both included; absent = the
+  default window, see :func:`resolve_window`): flow KPIs over
+  ``[from, as_of)`` with ``from`` = the first date at 00:00Z and ``as_of`` the
+  end of the last date (its next midnight), or the data clock when that falls
+  on or before it (latest data); stock KPIs as of ``as_of``;
+* ``as_of`` and ``period`` — links from before the date picker keep working: an
+  RFC 3339 as-of time (absent: the data clock, i.e. live) and a period label
+  (``last 24 hours`` …) give the window ``[as_of − period, as_of)``, shown in
+  the picker as its dates and used exactly as long as the picker keeps them;
 * ``site``, ``lane``, ``carrier``, ``category`` (root cause), ``severity``,
   ``customer_tier`` — keep only those groups (values of one dimension are
   ORed, dimensions ANDed; metrics.dimensions).
@@ -30,7 +35,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import streamlit as st
@@ -66,6 +71,8 @@ PERIOD_LABELS = {
     "90d": "last 90 days",
 }
 DEFAULT_PERIOD = "7d"
+PERIOD_KEYS = {label: key for key, label in PERIOD_LABELS.items()}
+"""The period of a link (its label, as the period control once put it there) -> key."""
 
 EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 """Earliest as-of time accepted from the URL (the event contract's first instant)."""
@@ -147,6 +154,9 @@ class Filters:
     period: str = DEFAULT_PERIOD
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
     as_of_error: str | None = None
+    dates: tuple[date, date] | None = None
+    """A date range picked in the sidebar (UTC dates, first and last included); None:
+    the default window of ``as_of`` (or the data clock) and ``period``."""
 
     def where_dict(self) -> dict[str, list[str]]:
         """The dimension filters as ``metrics.query`` takes them."""
@@ -189,6 +199,16 @@ class Context:
     how old the live flow's heartbeat is. None: its age is not judged."""
 
     @property
+    def live(self) -> bool:
+        """Whether the view is as of the data clock (follows new data)."""
+        return self.win is not None and self.win.as_of == self.data_clock
+
+    @property
+    def pinned_as_of(self) -> datetime | None:
+        """The as-of time when the view is not live; None when it follows the data clock."""
+        return None if self.win is None or self.live else self.win.as_of
+
+    @property
     def db(self) -> str:
         """The database path as a string (cache key)."""
         return str(self.settings.db)
@@ -209,14 +229,21 @@ class Context:
         return self.filters.where
 
 
-def parse_filters(as_of_text: str, period: str, selected: dict[str, list[str]]) -> Filters:
-    """Validate the sidebar's raw values (an invalid as-of is reported, then ignored).
+def parse_filters(
+    as_of_text: str,
+    period: str,
+    selected: dict[str, list[str]],
+    dates: tuple[date, date] | None = None,
+) -> Filters:
+    """Validate the raw values of the link and the sidebar (an invalid as-of is
+    reported, then ignored).
 
     The as-of must parse (``core.timeutil.parse_time``) and lie in
     [:data:`EARLIEST_AS_OF`, :data:`LATEST_AS_OF`): ``0001-01-01T00:00:00Z``
     or year 10000 give ``as_of_error`` (plain text; it may quote the input, so
     render it with ``md_literal``) and ``as_of`` None. An unknown period is
     replaced by the default (the page explains it, see :func:`invalid_choice`).
+    ``dates`` (a picked range) is put in order (first <= last).
     """
     as_of: datetime | None = None
     error: str | None = None
@@ -237,12 +264,43 @@ def parse_filters(as_of_text: str, period: str, selected: dict[str, list[str]]) 
     if period not in PERIODS:
         period = DEFAULT_PERIOD
     where = tuple((d, tuple(sorted(selected[d]))) for d in FILTER_DIMENSIONS if selected.get(d))
-    return Filters(as_of, period, where, error)
+    if dates is not None:
+        dates = (min(dates), max(dates))
+    return Filters(as_of, period, where, error, dates)
 
 
-def resolve_window(filters: Filters, clock: datetime | None) -> tuple[Window | None, Filters]:
-    """The window of ``filters``: as of their as-of, else of the data ``clock``
-    (None while there is no data), over their period.
+def day_start(d: date) -> datetime:
+    """Midnight UTC at the start of ``d``."""
+    return datetime.combine(d, time(0), tzinfo=UTC)
+
+
+def dates_window(dates: tuple[date, date], clock: datetime | None) -> Window:
+    """The window of a picked date range ``(first, last)`` (UTC dates, both included).
+
+    From = ``first`` at 00:00Z. As of = the end of ``last`` (the next midnight),
+    or the data ``clock`` when it falls inside the range (the range then reaches
+    the latest data, and follows it). A range wholly after the data clock is
+    as of its end.
+    """
+    first, last = min(dates), max(dates)
+    start = day_start(first)
+    end = day_start(last) + timedelta(days=1)
+    as_of = clock if clock is not None and start <= clock < end else end
+    return Window(as_of, start)
+
+
+def window_dates(win: Window) -> tuple[date, date]:
+    """The UTC dates a window covers, as the date picker shows it: the date of its
+    start and the date of its last instant (an as-of at midnight ends the day before)."""
+    first = win.start.astimezone(UTC).date()
+    last = (win.as_of - timedelta(microseconds=1)).astimezone(UTC).date()
+    return first, max(first, last)
+
+
+def base_window(filters: Filters, clock: datetime | None) -> tuple[Window | None, Filters]:
+    """The window without a picked range: as of ``filters.as_of`` (from a link),
+    else of the data ``clock`` (None while there is no data), over the period
+    before it (default 7 days).
 
     An as-of whose period would start before the earliest date Python holds
     (possible only if :func:`parse_filters` was bypassed) becomes an as-of error
@@ -257,7 +315,17 @@ def resolve_window(filters: Filters, clock: datetime | None) -> tuple[Window | N
         if filters.as_of is None:
             raise
         bad = replace(filters, as_of=None, as_of_error=f"{iso_z(as_of)} is too early")
-        return resolve_window(bad, clock)
+        return base_window(bad, clock)
+
+
+def resolve_window(filters: Filters, clock: datetime | None) -> tuple[Window | None, Filters]:
+    """The window of ``filters``: of the picked date range when there is one
+    (:func:`dates_window`; the sidebar leaves it None while the picker shows
+    the dates of the base window), else :func:`base_window`. None while there
+    is no data and no as-of time."""
+    if filters.dates is not None and clock is not None:
+        return dates_window(filters.dates, clock), filters
+    return base_window(filters, clock)
 
 
 def url_snapshot() -> dict[str, list[str]]:
@@ -292,15 +360,25 @@ def current() -> Context:
     return ctx
 
 
+def span_text(length: timedelta) -> str:
+    """``7 days``, ``24 hours``, ``2.5 days``, ``90 minutes``: the length of a period."""
+    hours = length.total_seconds() / 3600
+    if hours < 2:
+        return f"{hours * 60:g} minutes"
+    if hours < 48:
+        return f"{round(hours, 1):g} hours"
+    return f"{round(hours / 24, 1):g} days"
+
+
 def window_caption(ctx: Context) -> str:
-    """``as of 2026-05-06T23:59:00Z (latest data) · flows over the last 7 days · all``
-    (Markdown; filter values are code spans)."""
+    """``as of **2026-05-06T23:59:00Z** (latest data) · flows from 2026-04-29T23:59:00Z
+    (7 days) · all exceptions`` (Markdown; filter values are code spans)."""
     if ctx.win is None:
         return "no data yet"
-    live = " (latest data)" if ctx.filters.as_of is None else ""
+    live = " (latest data)" if ctx.live else ""
     return (
-        f"as of **{iso_z(ctx.win.as_of)}**{live} · flows over "
-        f"{PERIOD_LABELS[ctx.filters.period]} · {ctx.filters.describe_md()}"
+        f"as of **{iso_z(ctx.win.as_of)}**{live} · flows from {iso_z(ctx.win.start)} "
+        f"({span_text(ctx.win.as_of - ctx.win.start)}) · {ctx.filters.describe_md()}"
     )
 
 

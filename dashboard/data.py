@@ -35,6 +35,7 @@ from metrics import queue as open_items
 from metrics.flow_status import FlowStatus
 from metrics.flow_status import flow_status as read_flow_status
 from metrics.query import Window, data_clock
+from metrics.targets import Targets, load_targets
 
 Where = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -104,6 +105,14 @@ def reporting_currency(config: str | None) -> str:
     file, as ``core.config.load_settings`` does.
     """
     return load_settings(config).reporting_currency
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def targets(config: str | None) -> Targets:
+    """The KPI targets of the settings file ``config`` (``metrics.targets``; None: the
+    built-in defaults). Raises ``FileNotFoundError`` or ``ValueError`` (one line
+    naming the key) for a missing file or a bad target."""
+    return load_targets(load_settings(config))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

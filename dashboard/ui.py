@@ -4,14 +4,22 @@
   (:func:`flow_line`), the window caption and the empty states (no data yet /
   nothing matches the filters), stopping the page when there is nothing to show;
 * :func:`chart` — a Plotly figure with the numbers behind it downloadable as CSV;
-* :func:`tiles` — KPI tiles with period-over-period deltas;
+* :func:`tiles` — KPI tiles with period-over-period deltas ("no data" against
+  an empty previous period; a change of zero is grey) and their target: a badge
+  and a coloured border by status (on target green, at risk amber, off target
+  red; no target neutral);
+* :func:`table` — a table for people: labelled columns and values, numbers in
+  their unit (``USD 1,234``, ``12.5 h``, %), "—" for no value;
+* :func:`style` — the few CSS rules of the app (page padding, tile colours);
 * :func:`set_filter` / :func:`clear_filters` — change the global filters
   (session state of the sidebar widgets, hence the URL);
 * :func:`ignored_choice` — explain a link value a page control cannot use;
 * :func:`failure` — the one-line message a visitor sees when drawing fails
   (the traceback goes to the server log, logger ``fpi.dashboard``).
 
-CSV downloads are neutralised against formula injection
+Labels and number formats come from :mod:`metrics.labels` (shared with the
+reports). CSV downloads keep the raw values and column names and are
+neutralised against formula injection
 (:func:`core.safe_text.safe_csv_frame`); values in Markdown go through
 :func:`dashboard.text.md_literal`.
 """
@@ -19,7 +27,6 @@ CSV downloads are neutralised against formula injection
 from __future__ import annotations
 
 import logging
-import math
 import re
 import secrets
 import sys
@@ -32,8 +39,10 @@ import streamlit as st
 
 from core.db import DatabaseError
 from core.safe_text import safe_csv_frame, to_csv
+from metrics import labels
 from metrics.catalog import BY_NAME
 from metrics.filter_values import FILTER_DIMENSIONS
+from metrics.targets import Target, Targets
 
 from . import data, heartbeat
 from .context import (
@@ -82,72 +91,136 @@ def failure(what: str = "this page") -> str:
 
 
 def fmt(name: str, value: Any, currency: str = "USD") -> str:
-    """A KPI value for people: counts with separators, shares in %, hours, money."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    unit = BY_NAME[name].unit if name in BY_NAME else "count"
-    if unit == "share":
-        return f"{value:.1%}"
-    if unit == "hours":
-        return f"{value:,.1f} h"
-    if unit == "touches":
-        return f"{value:,.2f}"
-    if unit == "currency":
-        return _money(float(value), currency)
-    return f"{int(value):,}"
-
-
-def _money(v: float, currency: str) -> str:
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"{v / div:,.1f}{suffix} {currency}"
-    return f"{v:,.0f} {currency}"
+    """A KPI value for people (``metrics.labels.format_value``): counts with
+    separators, shares in %, hours with a unit, money as ``USD 1,234,567``; no
+    value is "—"."""
+    return labels.format_value(name, value, currency)
 
 
 def delta(name: str, now: Any, before: Any, currency: str = "USD") -> str | None:
-    """Change since the previous period, in the KPI's unit (shares in points)."""
-    if now is None or before is None:
-        return None
-    if any(isinstance(v, float) and math.isnan(v) for v in (now, before)):
-        return None
-    d = now - before
-    unit = BY_NAME[name].unit if name in BY_NAME else "count"
-    if unit == "share":
-        return f"{d * 100:+.1f} pp"
-    if unit == "hours":
-        return f"{d:+,.1f} h"
-    if unit == "touches":
-        return f"{d:+,.2f}"
-    if unit == "currency":
-        return ("+" if d >= 0 else "-") + _money(abs(float(d)), currency)
-    return f"{int(d):+,}"
+    """Change since the previous period in the KPI's unit, shares in points
+    (``metrics.labels.format_delta``): None without a value now, "no data" when the
+    previous period has none."""
+    return labels.format_delta(name, now, before, currency)
 
 
-def tile(where: Any, name: str, now: dict[str, Any], before: dict[str, Any], currency: str) -> None:
-    """One KPI tile in ``where`` (a column or placeholder); the delta colour follows
-    the catalog's good direction, the help text is the KPI's definition."""
+STATUS_COLORS: dict[str, str] = {
+    "on_target": "green",
+    "at_risk": "orange",
+    "off_target": "red",
+    "none": "gray",
+}
+"""Badge colour of a tile by target status (amber is Streamlit's ``orange``); "none":
+no target, or no value to judge."""
+STATUS_ICONS: dict[str, str] = {
+    "on_target": ":material/check_circle:",
+    "at_risk": ":material/warning:",
+    "off_target": ":material/error:",
+    "none": ":material/remove:",
+}
+_TILE_BORDER = {"on_target": "#21c354", "at_risk": "#ffa421", "off_target": "#ff4b4b"}
+
+
+def tile_css() -> str:
+    """CSS: the left border colour of a tile by its status (see :func:`style`)."""
+    return "".join(
+        f'div[class*="st-key-tile--{s}--"]{{border-left:6px solid {c} !important;}}'
+        for s, c in _TILE_BORDER.items()
+    )
+
+
+PAGE_CSS = (
+    # less padding around the page, so the Overview's first chart is above the fold
+    '[data-testid="stMainBlockContainer"]{padding:3rem 2rem 2rem 2rem;}'
+    # KPI values that fit a quarter of a 1280 px wide screen ("USD 1,234,567")
+    '[data-testid="stMetricValue"]{font-size:1.7rem;}'
+)
+
+
+def style() -> None:
+    """The dashboard's few CSS rules (layout and tile colours), once per script run;
+    a style-only ``st.html`` takes no space on the page."""
+    st.html(f"<style>{PAGE_CSS}{tile_css()}</style>")
+
+
+def delta_colour(name: str, text: str | None) -> tuple[Any, Any]:
+    """``(delta_color, delta_arrow)`` of ``st.metric`` for a delta text: the catalog's
+    good direction colours a change; "no data" and a change of zero are grey
+    without an arrow (no change is neither good nor bad)."""
+    if text is None or text == labels.NO_DATA or labels.delta_is_zero(text):
+        return "off", "off"
+    good = BY_NAME[name].good if name in BY_NAME else "neutral"
+    return {"up": "normal", "down": "inverse"}.get(good, "off"), "auto"
+
+
+def tile(
+    where: Any,
+    name: str,
+    now: dict[str, Any],
+    before: dict[str, Any] | None,
+    currency: str,
+    target: Target | None = None,
+    *,
+    no_previous: bool = False,
+    with_target: bool = True,
+) -> None:
+    """One KPI tile in ``where`` (a column or placeholder): the value, the delta
+    against ``before`` (None: no delta shown) coloured by the catalog's good
+    direction, and the target with its status (a coloured badge and border: on
+    target green, at risk amber, off target red; grey without a target or a
+    value). ``no_previous``: the previous period holds no data, so the delta
+    reads "no data". ``with_target`` False: no target line at all (a page that
+    does not judge targets). The help text is the KPI's definition."""
     kpi = BY_NAME[name]
-    color = {"up": "normal", "down": "inverse"}.get(kpi.good, "off")
-    where.metric(
+    value = now.get(name)
+    change = None
+    if before is not None:
+        change = labels.format_delta(name, value, before.get(name), currency)
+        if no_previous and change is not None:
+            change = labels.NO_DATA
+    color, arrow = delta_colour(name, change)
+    status = target.status(value) if target is not None else None
+    key = status or "none"
+    box = where.container(border=True, key=f"tile--{key}--{name}", gap="xsmall")
+    box.metric(
         kpi.label,
-        fmt(name, now.get(name), currency),
-        delta(name, now.get(name), before.get(name), currency),
+        labels.format_value(name, value, currency),
+        change,
         delta_color=color,
+        delta_arrow=arrow,
         help=kpi.definition,
-        border=True,
+    )
+    if target is None:
+        if with_target:
+            box.caption(labels.NO_TARGET)
+        return
+    sign = "≥" if target.direction == "up" else "≤"
+    state = labels.status_label(status) if status is not None else "No value"
+    summary = labels.target_summary(target, currency)
+    if target.scope != "kpi":  # the names are in the settings file, not repeated here
+        summary += " (this site's own)" if target.scope == "site" else " (this tier's own)"
+    box.badge(
+        f"{state} ({sign} {labels.format_bound(name, target.goal, currency)})",
+        icon=STATUS_ICONS[key],
+        color=STATUS_COLORS[key],
+        help=summary[:1].upper() + summary[1:],
     )
 
 
 def tiles(
     now: dict[str, Any],
-    before: dict[str, Any],
+    before: dict[str, Any] | None,
     names: Sequence[str],
     currency: str,
     per_row: int = 4,
     *,
     later: Sequence[str] = (),
+    targets: Callable[[str], Target | None] | None = None,
+    no_previous: bool = False,
 ) -> dict[str, Any]:
-    """KPI tiles with deltas against ``before``, ``per_row`` to a row.
+    """KPI tiles (:func:`tile`) with deltas against ``before`` (None: no deltas),
+    ``per_row`` to a row; ``targets`` gives each KPI's target (a KPI without one
+    says "No target"; ``targets`` None: no target line on any tile).
 
     Tiles named in ``later`` are drawn as placeholders ("…") and returned, to be
     filled with :func:`tile` once their (slower) numbers are known.
@@ -161,8 +234,104 @@ def tiles(
                 slot.metric(BY_NAME[name].label, "…", border=True, help="computing…")
                 slots[name] = slot
             else:
-                tile(col, name, now, before, currency)
+                target = targets(name) if targets is not None else None
+                tile(
+                    col,
+                    name,
+                    now,
+                    before,
+                    currency,
+                    target,
+                    no_previous=no_previous,
+                    with_target=targets is not None,
+                )
     return slots
+
+
+def page_targets(ctx: Context) -> Targets:
+    """The KPI targets of the app's settings file; a bad target is one warning on the
+    page (the numbers are still shown, without targets)."""
+    try:
+        return data.targets(ctx.config)
+    except ValueError as exc:
+        log.error("targets not shown: %s", exc)
+        st.warning(f"Targets are not shown: {md_literal(exc)}", icon=":material/flag:")
+        return Targets()
+
+
+TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
+_NUMBER_FORMATS = {
+    "count": "%,d",
+    "hours": "%,.1f h",
+    "touches": "%.2f",
+    "share": "percent",
+}
+
+
+def display_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` as a table shows it: values of root causes, severities, tiers and owner
+    teams replaced by their labels (``missed_pickup`` -> "Missed pickup"); every
+    other column as it is (numbers stay numbers, so columns sort by value)."""
+    exprs = []
+    for c in df.columns:
+        if c in labels.HUMANIZED_DIMENSIONS and df.schema[c] == pl.String:
+            mapping = {
+                v: labels.value_label(c, v) for v in df[c].unique().to_list() if v is not None
+            }
+            exprs.append(pl.col(c).replace(mapping))
+    return df.with_columns(exprs) if exprs else df
+
+
+def column_config(df: pl.DataFrame, currency: str = "") -> dict[str, Any]:
+    """Streamlit column settings for every column of ``df``: the human label
+    (``metrics.labels.column_label``) and the number format of its unit — counts
+    with thousands separators, hours with ``h``, shares as %, money as
+    ``USD 1,234``, times ``YYYY-MM-DD HH:mm:ss`` (UTC)."""
+    config: dict[str, Any] = {}
+    for c in df.columns:
+        text = labels.column_label(c)
+        dtype = df.schema[c]
+        unit = labels.unit_of(c)
+        if isinstance(dtype, pl.Datetime):
+            if "(UTC)" not in text:
+                text += " (UTC)"
+            config[c] = st.column_config.DatetimeColumn(text, format=TIME_FORMAT)
+        elif dtype == pl.Boolean:
+            config[c] = st.column_config.CheckboxColumn(text)
+        elif dtype.is_numeric() and unit == "currency":
+            fmt_ = f"{currency} %,.0f" if currency else "%,.0f"
+            config[c] = st.column_config.NumberColumn(text, format=fmt_)
+        elif dtype.is_numeric() and unit in _NUMBER_FORMATS:
+            number = "%,.1f" if unit == "count" and dtype.is_float() else _NUMBER_FORMATS[unit]
+            config[c] = st.column_config.NumberColumn(text, format=number)
+        elif dtype.is_numeric():
+            config[c] = st.column_config.NumberColumn(text)
+        else:
+            config[c] = st.column_config.TextColumn(text)
+    return config
+
+
+def table(
+    df: pl.DataFrame,
+    key: str,
+    currency: str = "",
+    *,
+    overrides: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``st.dataframe`` of ``df`` for people: labelled values (:func:`display_frame`),
+    labelled and formatted columns (:func:`column_config`, then ``overrides``), "—"
+    for no value, no index. Other keyword arguments go to ``st.dataframe``
+    (selection, height). CSV downloads keep the raw frame."""
+    config = column_config(df, currency) | (overrides or {})
+    return st.dataframe(
+        display_frame(df),
+        hide_index=True,
+        key=key,
+        column_config=config,
+        placeholder=labels.MISSING,
+        **kwargs,
+    )
 
 
 def _slug(text: str) -> str:

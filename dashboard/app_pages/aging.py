@@ -1,7 +1,9 @@
 """Aging & SLA: how old the backlog is, what is at risk or breached, SLA adherence.
 
 Everything by a chosen dimension (``metrics.breakdowns.group_kpis``), plus the
-oldest open exceptions (``metrics.queue.open_queue`` sorted by age).
+oldest open exceptions (``metrics.queue.open_queue`` sorted by age). The tiles
+and SLA adherence by group show their targets (``metrics.targets``): by site or
+customer tier each bar is coloured against that group's own target.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import streamlit as st
 
 from dashboard import charts, data, ui
 from metrics.dimensions import DIMENSIONS
+from metrics.targets import with_status
 
 OLDEST = 25
 
@@ -20,6 +23,7 @@ def render() -> None:
     ctx = ui.page_start("Aging & SLA")
     assert ctx.win is not None
     currency = data.reporting_currency(ctx.config)
+    targets = ui.page_targets(ctx)
     dims = list(DIMENSIONS)
     ui.ignored_choice(ctx, "aging_by", [DIMENSIONS[d].label for d in dims], "Break down by")
     by = (
@@ -36,9 +40,10 @@ def render() -> None:
     total = data.totals(ctx.db, ctx.stamp, ctx.win, ctx.where_key)
     ui.tiles(
         total,
-        {},
+        None,
         ("open_exceptions", "at_risk_open", "breached_open", "sla_adherence"),
         currency,
+        targets=lambda name: targets.for_filters(name, ctx.where),
     )
     df = data.breakdown(ctx.db, ctx.stamp, ctx.win, by, ctx.where_key)
     aging_cols = [by, "open_exceptions", *charts.AGING, "at_risk_open", "breached_open"]
@@ -75,8 +80,15 @@ def render() -> None:
         st.markdown(f"**SLA adherence by {DIMENSIONS[by].label.lower()}**")
         ui.empty("No exception was resolved in the period, so SLA adherence is undefined.")
     else:
+        status = with_status(sla, targets, by=by, kpis=["sla_adherence"])["status"].to_list()
         ui.chart(
-            charts.sla_by_group(sla, by, total.get("sla_adherence")),
+            charts.sla_by_group(
+                sla,
+                by,
+                total.get("sla_adherence"),
+                targets.for_filters("sla_adherence", ctx.where),
+                status if any(s is not None for s in status) else None,
+            ),
             sla,
             f"sla-adherence-by-{by}",
             "sla-by",
@@ -88,7 +100,7 @@ def render() -> None:
         ui.empty("No open exception at this time.")
     else:
         st.caption(f"{n_open:,} open or paused in all; see the Exception queue for every one.")
-        st.dataframe(
+        ui.table(
             oldest.select(
                 "exception_id",
                 "status",
@@ -103,15 +115,8 @@ def render() -> None:
                 "owner_team",
                 "order_value",
             ),
-            hide_index=True,
-            column_config={
-                "age_hours": st.column_config.NumberColumn("age (h)", format="%.1f"),
-                "sla_left_hours": st.column_config.NumberColumn("SLA left (h)", format="%.1f"),
-                "order_value": st.column_config.NumberColumn(
-                    f"order value ({currency})", format="%.0f"
-                ),
-            },
-            key="oldest-table",
+            "oldest-table",
+            currency,
         )
     ui.download(oldest, "oldest-open-exceptions", "oldest")
 

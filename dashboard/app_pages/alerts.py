@@ -21,7 +21,6 @@ from metrics.alerts import KIND_LABELS, KINDS
 ALL = "all"
 KIND_CHOICES = {ALL: "all", **{k: f"{v} only" for k, v in KIND_LABELS.items()}}
 
-TIME = "YYYY-MM-DD HH:mm:ss"
 SHOWN = (
     "raised_at",
     "kind",
@@ -47,7 +46,7 @@ def render() -> None:
     ctx = ui.page_start("SLA alerts")
     assert ctx.win is not None
     currency = data.reporting_currency(ctx.config)
-    rows = data.active_alerts(ctx.db, ctx.stamp, ctx.where_key, ctx.filters.as_of)
+    rows = data.active_alerts(ctx.db, ctx.stamp, ctx.where_key, ctx.pinned_as_of)
     st.caption(
         "Active alerts, newest first: raised when the data clock reached their due time, "
         "not retracted by a later event, and the exception still open or paused. "
@@ -81,25 +80,16 @@ def render() -> None:
         )
         return
     table = shown.with_columns(pl.col("kind").replace(KIND_LABELS))
-    st.dataframe(
+    ui.table(
         table.select(SHOWN),
-        hide_index=True,
-        key="alerts-table",
-        column_config={
-            "raised_at": st.column_config.DatetimeColumn("raised (UTC)", format=TIME),
-            "kind": st.column_config.TextColumn("alert"),
-            "exception_id": st.column_config.TextColumn("exception"),
-            "status": st.column_config.TextColumn("status"),
-            "due_at": st.column_config.DatetimeColumn("due (UTC)", format=TIME),
-            "overdue_hours": st.column_config.NumberColumn("overdue (h)", format="%.1f"),
-            "customer_tier": st.column_config.TextColumn("tier"),
-            "category": st.column_config.TextColumn("root cause"),
-            "owner_team": st.column_config.TextColumn("owner team"),
-            "order_id": st.column_config.TextColumn("order"),
-            "order_value_reporting": st.column_config.NumberColumn(
-                f"order value ({currency})", format="%.0f"
-            ),
-            "sla_target_hours": st.column_config.NumberColumn("SLA target (h)", format="%.1f"),
+        "alerts-table",
+        currency,
+        overrides={
+            "raised_at": st.column_config.DatetimeColumn("Raised (UTC)", format=ui.TIME_FORMAT),
+            "kind": st.column_config.TextColumn("Alert"),
+            "due_at": st.column_config.DatetimeColumn("Due (UTC)", format=ui.TIME_FORMAT),
+            "overdue_hours": st.column_config.NumberColumn("Overdue (h)", format="%,.1f h"),
+            "customer_tier": st.column_config.TextColumn("Tier"),
         },
         height=min(600, 38 + 35 * shown.height),
     )

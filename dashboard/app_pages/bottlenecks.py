@@ -19,6 +19,7 @@ from dashboard import charts, data, ui
 from metrics.bottlenecks import BOTTLENECK_DIMENSIONS, rank_bottlenecks
 from metrics.breakdowns import HEATMAP_METRICS, pareto
 from metrics.dimensions import DIMENSIONS
+from metrics.labels import format_hours, value_label
 
 TOP = 10
 PARETO_METRICS = ("sla_overrun_hours", "bottleneck_exceptions", "opened", "breached_open")
@@ -41,6 +42,12 @@ def _on_bar_click(dim: str) -> Callable[[], None]:
     return apply
 
 
+def _choice_label(option: str) -> str:
+    """``category=missed_pickup`` -> ``Root cause: Missed pickup``."""
+    dim, value = option.split("=", 1)
+    return f"{DIMENSIONS[dim].label}: {value_label(dim, value)}"
+
+
 def _narrow(choice_key: str) -> None:
     choice = st.session_state.get(choice_key)
     if choice:
@@ -52,12 +59,13 @@ def render() -> None:
     """Draw the page."""
     ctx = ui.page_start("Bottlenecks")
     assert ctx.win is not None
+    currency = data.reporting_currency(ctx.config)
     long = data.group_kpis(ctx.db, ctx.stamp, ctx.win, ctx.where_key)
     lists = rank_bottlenecks(long, BOTTLENECK_DIMENSIONS)
     total = long.filter(pl.col("dimension") == "*")
     overrun = float(total["sla_overrun_hours"][0]) if total.height else 0.0
     st.markdown(
-        f"Total SLA overrun **{overrun:,.1f} h** over exceptions resolved in the period or "
+        f"Total SLA overrun **{format_hours(overrun)}** over exceptions resolved in the period or "
         "still open. Click a bar to narrow every page to that group."
     )
 
@@ -69,7 +77,7 @@ def render() -> None:
         "Narrow every page to",
         options,
         index=None,
-        format_func=lambda o: f"{DIMENSIONS[o.split('=', 1)[0]].label}: {o.split('=', 1)[1]}",
+        format_func=_choice_label,
         key="narrow-choice",
         placeholder="pick a top group…",
     )
@@ -88,7 +96,7 @@ def render() -> None:
                 ui.download(ranked, f"bottlenecks-{dim}", f"bn-{dim}")
                 continue
             ui.chart(
-                charts.bottleneck_bars(ranked, dim, TOP),
+                charts.bottleneck_bars(ranked, dim, TOP, currency),
                 ranked,
                 f"bottlenecks-{dim}",
                 f"bn-{dim}",
@@ -97,7 +105,7 @@ def render() -> None:
     with st.expander("Bottleneck tables"):
         for dim in BOTTLENECK_DIMENSIONS:
             st.markdown(f"**{DIMENSIONS[dim].label}**")
-            st.dataframe(lists[dim], hide_index=True, key=f"bn-table-{dim}")
+            ui.table(lists[dim], f"bn-table-{dim}", currency)
 
     st.subheader("Heatmap")
     dims = list(DIMENSIONS)

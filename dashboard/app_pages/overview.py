@@ -1,18 +1,32 @@
-"""Overview (leadership): KPI tiles with period-over-period deltas, and trends.
+"""Overview (leadership): the top bottleneck, KPI tiles against their targets with
+period-over-period deltas, and trends.
 
-Tiles: stock KPIs as of T against as of the start of the period; flow KPIs
-over the period against the period before it (same length). Trends: backlog
-by aging bucket, SLA adherence and revenue at risk at a chosen grain
-(``metrics.series.trend``).
+* One line names the current top bottleneck (``metrics.labels.top_bottleneck``
+  over the bottleneck lists of lane, site, carrier and root cause).
+* Tiles: stock KPIs as of T against as of the start of the period; flow KPIs
+  over the period against the period before it (same length). A previous
+  period in which no matching exception existed yet gives "no data", not a
+  delta. Each tile shows its target (``metrics.targets``; a site's or tier's
+  own target when the view is narrowed to one) and its status colour.
+* Trends at a chosen grain (``metrics.series.trend``): SLA adherence (with its
+  target line) and the backlog by aging bucket side by side right after the
+  first row of tiles — above the fold at 1280×800 — then the second row of
+  tiles and revenue at risk.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from dashboard import charts, data, ui
+from dashboard.text import md_literal
+from metrics.bottlenecks import rank_bottlenecks
+from metrics.labels import bottleneck_sentence, top_bottleneck
 from metrics.series import GRAINS, grid
+from metrics.targets import Target
 
 TILES = (
     "open_exceptions",
@@ -36,6 +50,7 @@ MORE = (
     "exception_rate",
 )
 GRAIN_LABELS = {"auto": "auto", "hour": "hour", "day": "day", "week": "week"}
+FIRST_CHARTS = 320  # height of the first two trend charts (above the fold at 1280×800)
 
 
 def auto_grain(days: float) -> str:
@@ -50,29 +65,53 @@ def render() -> None:
     assert ctx.win is not None
     win = ctx.win
     currency = data.reporting_currency(ctx.config)
+    targets = ui.page_targets(ctx)
+
+    lists = rank_bottlenecks(data.group_kpis(ctx.db, ctx.stamp, win, ctx.where_key))
+    top = top_bottleneck(lists)
+    line, control = st.columns([3, 2], vertical_alignment="center")
+    if top is None:
+        line.markdown(
+            ":material/traffic: No SLA overrun in this view: every exception resolved in the "
+            "period or open now is within its target."
+        )
+    else:
+        line.markdown(f":material/traffic: **{bottleneck_sentence(top, md_literal)}**")
+    with control:
+        ui.ignored_choice(ctx, "grain", GRAIN_LABELS.values(), "Grain")
+        choice = st.segmented_control(
+            "Trend grain",
+            list(GRAIN_LABELS),
+            default="auto",
+            format_func=lambda g: GRAIN_LABELS[g],
+            key="grain",
+            bind="query-params",
+            label_visibility="collapsed",
+            help="The grain of the trends: each point is as of that time; SLA adherence is "
+            "over the bucket before it. Auto: hourly up to 3 days, daily up to 90 days, "
+            "then weekly.",
+        )
+
     prev = data.previous(win)
     now = data.totals(ctx.db, ctx.stamp, win, ctx.where_key)
     before = data.totals(ctx.db, ctx.stamp, prev, ctx.where_key)
-    slots = ui.tiles(now, before, TILES, currency, later=ORDER_TILES)
-    with st.expander("More KPIs"):
-        slots |= ui.tiles(now, before, MORE, currency, later=ORDER_TILES)
-    st.caption(
-        "Deltas: stock KPIs against the start of the period, flow KPIs against the "
-        "previous period of the same length."
-    )
-    csv_slot = st.empty()
+    no_previous = data.matching(ctx.db, ctx.stamp, prev.as_of, ctx.where_key) == 0
 
-    st.subheader("Trends")
-    ui.ignored_choice(ctx, "grain", GRAIN_LABELS.values(), "Grain")
-    choice = st.segmented_control(
-        "Grain",
-        list(GRAIN_LABELS),
-        default="auto",
-        format_func=lambda g: GRAIN_LABELS[g],
-        key="grain",
-        bind="query-params",
-        help="Each point is as of that time; SLA adherence is over the bucket before it.",
-    )
+    def target_of(name: str) -> Target | None:
+        return targets.for_filters(name, ctx.where)
+
+    def tile_row(names: tuple[str, ...]) -> dict[str, Any]:
+        return ui.tiles(
+            now,
+            before,
+            names,
+            currency,
+            later=ORDER_TILES,
+            targets=target_of,
+            no_previous=no_previous,
+        )
+
+    slots = tile_row(TILES[:4])
     grain = (
         choice if choice in GRAINS else auto_grain((win.as_of - win.start).total_seconds() / 86400)
     )
@@ -83,33 +122,53 @@ def render() -> None:
             "to see a trend."
         )
     trend = data.trend(ctx.db, ctx.stamp, win, grain, ctx.where_key)
-    ui.chart(
-        charts.backlog_by_aging(trend),
-        trend.select("as_of", "open_exceptions", *charts.AGING),
-        "backlog-by-aging",
-        "backlog",
-    )
     left, right = st.columns(2)
     with left:
         ui.chart(
-            charts.sla_adherence_trend(trend, GRAIN_LABELS[grain]),
+            charts.sla_adherence_trend(
+                trend, GRAIN_LABELS[grain], target_of("sla_adherence"), height=FIRST_CHARTS
+            ),
             trend.select("as_of", "period_from", "resolved", "sla_adherence"),
             "sla-adherence-trend",
             "sla",
         )
     with right:
         ui.chart(
-            charts.revenue_trend(trend, currency),
-            trend.select("as_of", "revenue_at_risk", "breached_revenue_at_risk"),
-            "revenue-at-risk-trend",
-            "revenue",
+            charts.backlog_by_aging(trend, target_of("open_exceptions"), height=FIRST_CHARTS),
+            trend.select("as_of", "open_exceptions", *charts.AGING),
+            "backlog-by-aging",
+            "backlog",
         )
+    slots |= tile_row(TILES[4:])
+    ui.chart(
+        charts.revenue_trend(trend, currency, target_of("revenue_at_risk")),
+        trend.select("as_of", "revenue_at_risk", "breached_revenue_at_risk"),
+        "revenue-at-risk-trend",
+        "revenue",
+    )
+
+    with st.expander("More KPIs"):
+        slots |= ui.tiles(
+            now,
+            before,
+            MORE,
+            currency,
+            later=ORDER_TILES,
+            targets=target_of,
+            no_previous=no_previous,
+        )
+    st.caption(
+        "Deltas: stock KPIs against the start of the period, flow KPIs against the "
+        'previous period of the same length ("no data": nothing had been recorded '
+        "yet). Targets come from the settings file (`[targets.*]`)."
+    )
+    csv_slot = st.empty()
 
     # order KPIs scan every order milestone: drawn last so the rest shows first
     now |= data.order_totals(ctx.db, ctx.stamp, win, ctx.where_key)
     before |= data.order_totals(ctx.db, ctx.stamp, prev, ctx.where_key)
-    for name, slot in slots.items():
-        ui.tile(slot, name, now, before, currency)
+    for name, slot in slots.items():  # order KPIs: their own null rule says "no data"
+        ui.tile(slot, name, now, before, currency, target_of(name))
     both = pl.DataFrame(
         [
             {"window": "current", "as_of": win.as_of, "period_from": win.start, **now},

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.timeutil import iso_z
 from dashboard import charts, data, ui
+from metrics.labels import MISSING, format_share
 from metrics.quality import RATE
 
 
@@ -35,7 +36,7 @@ def render() -> None:
             f"accepted, rejected or held. Feed it with {ui.ingest_hint(ctx)}."
         )
         return
-    ui.tiles(totals, {}, list(totals), "")
+    ui.tiles(totals, None, list(totals), "")
     ui.chart(
         charts.quality_funnel(totals),
         pl.DataFrame({"outcome": list(totals), "lines": list(totals.values())}),
@@ -87,10 +88,9 @@ def render() -> None:
             or reasons[0]
         )
         shown = samples.filter(pl.col("reason") == reason)
-        st.dataframe(
+        ui.table(
             shown.select("raw", "detail", "source", "source_offset", "received_at"),
-            hide_index=True,
-            key="rejected-samples",
+            "rejected-samples",
         )
         ui.download(shown, f"rejected-{reason}", "samples")
 
@@ -106,9 +106,9 @@ def render() -> None:
             f"{when}; they apply when the opened "
             "event arrives."
         )
-        st.dataframe(pending, hide_index=True, key="pending-summary")
+        ui.table(pending, "pending-summary")
         sample = q.pending_sample
-        st.dataframe(sample, hide_index=True, key="pending-sample")
+        ui.table(sample, "pending-sample")
         ui.download(sample, "pending-events", "pending")
 
     dups = q.duplicates
@@ -120,12 +120,12 @@ def render() -> None:
             f"{totals.get('duplicate_events', 0):,} lines repeated an event_id already "
             "accepted and changed nothing. The most recent:"
         )
-        st.dataframe(dups, hide_index=True, key="duplicates")
+        ui.table(dups, "duplicates")
         ui.download(dups, "duplicate-events", "duplicates")
 
 
 def _rate(value: object) -> str:
-    return f"{value:.1%}" if isinstance(value, float) else "—"
+    return format_share(value) if isinstance(value, float) else MISSING
 
 
 def _by_source(q: data.QualityView) -> None:
@@ -145,17 +145,15 @@ def _by_source(q: data.QualityView) -> None:
         "(accepted + duplicates + rejected + pending). A source sending many rejects has an "
         "integration problem to fix at the source, not an operational exception."
     )
-    st.dataframe(
+    ui.table(
         src,
-        hide_index=True,
-        key="quality-by-source",
-        column_config={
-            "source_system": st.column_config.TextColumn("source system"),
-            "accepted_events": st.column_config.NumberColumn("accepted", format="%d"),
-            "duplicate_events": st.column_config.NumberColumn("duplicates", format="%d"),
-            "rejected_events": st.column_config.NumberColumn("rejected", format="%d"),
-            "pending_events": st.column_config.NumberColumn("pending", format="%d"),
-            RATE: st.column_config.NumberColumn("rejection rate", format="percent"),
+        "quality-by-source",
+        overrides={
+            "accepted_events": st.column_config.NumberColumn("Accepted", format="%,d"),
+            "duplicate_events": st.column_config.NumberColumn("Duplicates", format="%,d"),
+            "rejected_events": st.column_config.NumberColumn("Rejected", format="%,d"),
+            "pending_events": st.column_config.NumberColumn("Pending", format="%,d"),
+            RATE: st.column_config.NumberColumn("Rejection rate", format="percent"),
         },
     )
     ui.download(src, "quality-by-source-system", "by-source")

@@ -14,6 +14,7 @@ import streamlit as st
 from core.timeutil import iso_z
 from dashboard import charts, data, ui
 from dashboard.text import md_literal, plot_text
+from metrics.labels import category_label, column_label, format_hours, format_money, value_label
 from metrics.queue import QUEUE_SORTS
 
 SORT_LABELS = {"revenue": "order value", "age": "age", "sla_left": "SLA time left"}
@@ -74,19 +75,12 @@ def render() -> None:
     else:
         more = f" (showing the first {LIMIT:,})" if n_open > queue.height else ""
         st.caption(f"{n_open:,} open or paused exceptions{more}. Select a row for its timeline.")
-        st.dataframe(
+        ui.table(
             queue.select(SHOWN),
-            hide_index=True,
+            "queue-table",
+            currency,
             on_select=lambda: _pick_row("queue-table", ids),
             selection_mode="single-row",
-            key="queue-table",
-            column_config={
-                "order_value": st.column_config.NumberColumn(
-                    f"order value ({currency})", format="%.0f"
-                ),
-                "age_hours": st.column_config.NumberColumn("age (h)", format="%.1f"),
-                "sla_left_hours": st.column_config.NumberColumn("SLA left (h)", format="%.1f"),
-            },
             height=360,
         )
     ui.download(queue, f"exception-queue-{sort}", "queue")
@@ -116,10 +110,10 @@ def render() -> None:
         )
         return
     _state_tiles(state, currency)
-    title = f"{plot_text(xid)} — {plot_text(state['category'])}"
+    title = f"{plot_text(xid)} — {plot_text(category_label(state['category']))}"
     fig = charts.exception_timeline(intervals, events, title)
     ui.chart(fig, events, f"timeline-{xid}", "timeline")
-    st.dataframe(
+    ui.table(
         events.select(
             "applied_at",
             "kind",
@@ -132,30 +126,30 @@ def render() -> None:
             "occurred_at",
             "event_id",
         ),
-        hide_index=True,
-        key="timeline-table",
+        "timeline-table",
+        currency,
     )
     with st.expander("State intervals (status, owner, SLA clock)"):
-        st.dataframe(intervals, hide_index=True, key="intervals-table")
+        ui.table(intervals, "intervals-table", currency)
         ui.download(intervals, f"intervals-{xid}", "intervals")
     if held.height:
         st.warning(
             f"{held.height} event(s) for {md_literal(xid)} are held (pending), not applied yet."
         )
-        st.dataframe(held, hide_index=True, key="held-table")
+        ui.table(held, "held-table", currency)
 
 
 def _hours(v: object) -> str:
     if not isinstance(v, float):
         return "—"
-    return f"{v:,.0f} h" if abs(v) >= 100 else f"{v:,.1f} h"
+    return format_hours(v, 0) if abs(v) >= 100 else format_hours(v)
 
 
 def _state_tiles(state: dict[str, object], currency: str) -> None:
     c = st.columns(6)
     age = state.get("age_hours")
     left = state.get("sla_left_hours")
-    c[0].metric("Status", str(state["status"]), border=True)
+    c[0].metric("Status", value_label("status", state["status"]).capitalize(), border=True)
     c[1].metric("Age", _hours(age), border=True)
     c[2].metric(
         "SLA time left",
@@ -163,17 +157,13 @@ def _state_tiles(state: dict[str, object], currency: str) -> None:
         help="Target minus the active (SLA-clock) time; negative = overdue.",
         border=True,
     )
-    value = state.get("order_value")
-    c[3].metric(
-        f"Order value ({currency})",
-        f"{value:,.0f}" if isinstance(value, float) else "—",
-        border=True,
-    )
+    c[3].metric("Order value", format_money(state.get("order_value"), currency), border=True)
     c[4].metric("Manual touches", str(state.get("manual_touches")), border=True)
     c[5].metric("Escalation level", str(state.get("escalation_level")), border=True)
+    target = state["sla_target_hours"]
     st.caption(
         " · ".join(
-            f"{k.replace('_', ' ')}: {md_literal(state[k])}"
+            f"{column_label(k).lower()}: {md_literal(value_label(k, state[k]))}"
             for k in (
                 "site",
                 "lane",
@@ -184,7 +174,7 @@ def _state_tiles(state: dict[str, object], currency: str) -> None:
                 "order_id",
             )
         )
-        + f" · SLA target **{state['sla_target_hours']:.1f} h**"
+        + f" · SLA target **{format_hours(target if isinstance(target, float) else None)}**"
     )
 
 

@@ -49,3 +49,22 @@ def texts(at: AppTest) -> str:
     for kind in ("markdown", "caption", "info", "warning", "error", "title"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def badges(at: AppTest) -> list[str]:
+    """The badges of the page (``st.badge`` is drawn as ``:color-badge[...]`` Markdown)."""
+    return [str(m.value) for m in at.markdown if "-badge[" in str(m.value)]
+
+
+def tile_badge(at: AppTest, label: str) -> str:
+    """The target badge of the KPI tile labelled ``label`` (the Markdown after its metric),
+    or "" when the tile has none."""
+    elements = list(at.main)
+    for i, el in enumerate(elements):
+        if getattr(el, "type", None) == "metric" and el.label == label:
+            for nxt in elements[i + 1 : i + 3]:
+                value = str(getattr(nxt, "value", ""))
+                if "-badge[" in value:
+                    return value
+            return ""
+    raise AssertionError(f"no tile {label!r}")

@@ -4,6 +4,8 @@ driven by Playwright.
 * every page renders its Plotly charts and no Streamlit exception; screenshots go
   to ``docs/screenshots/<page>.png``; a filter in the URL is applied, and a click
   on a bottleneck bar narrows the dashboard and lands in the URL;
+* ``/overview`` serves the Overview (not "Page not found"), whose first trend
+  chart is above the fold at 1280×800, and a date range in the URL is applied;
 * the same while ``fpi ingest`` keeps writing a bigger stream into the database
   (the dashboard refreshes itself and never shows a lock error);
 * a live flow that stops beating is reported on the open page, without a reload;
@@ -264,6 +266,41 @@ def test_every_page_in_chromium_with_screenshots(tmp_path: Path) -> None:
         assert carrier in page.locator('[data-testid="stSidebar"]').inner_text()
         _nav(page, "queue")
         assert f"carrier={carrier}" in page.url
+
+
+FOLD = {"width": 1280, "height": 800}
+
+
+def test_overview_by_its_path_with_the_first_chart_above_the_fold(tmp_path: Path) -> None:
+    db = copy_db(sample_db(), tmp_path)
+    with dashboard(db) as base, browser() as page:
+        page.set_viewport_size(FOLD)
+        page.goto(f"{base}/overview", wait_until="domcontentloaded")
+        _check(page, "overview")
+        body = page.locator("body").inner_text()
+        assert "Page not found" not in body and "You have requested page" not in body
+        time.sleep(1.0)  # let Plotly finish its layout
+        page.screenshot(path=str(tmp_path / "overview-1280x800.png"))
+        first = page.locator(".st-key-sla .js-plotly-plot").first
+        box = first.bounding_box()
+        assert box is not None
+        assert box["y"] >= 0 and box["y"] + box["height"] <= FOLD["height"], box
+        title = page.locator(".st-key-sla .gtitle").first.text_content() or ""
+        assert title.startswith("SLA adherence per")
+        # its target line is labelled, and the headline names the top bottleneck
+        notes = [t.text_content() for t in page.locator(".st-key-sla .annotation-text").all()]
+        assert "Target 90 %" in notes
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"Top bottleneck: carrier {PLANTED_BOTTLENECK['carrier']} carries" in main
+        assert "None" not in main and "nan" not in main.split()
+        # a date range in the link is the window: the end of its last day, from its first
+        page.goto(
+            f"{base}/overview?dates=2026-05-05&dates=2026-05-06", wait_until="domcontentloaded"
+        )
+        _check(page, "overview")
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "as of 2026-05-07T00:00:00Z · flows from 2026-05-05T00:00:00Z (2 days)" in main
+        assert "dates=2026-05-05" in page.url
 
 
 def test_pages_stay_up_while_ingest_writes(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -13,17 +13,23 @@ import polars as pl
 import pytest
 
 from core.db import open_read
-from dashboard import charts, launch
+from dashboard import charts, launch, ui
 from dashboard.context import (
     DEFAULT_PERIOD,
+    Filters,
     app_settings,
     data_stamp,
+    dates_window,
     parse_filters,
+    resolve_window,
+    span_text,
+    window_dates,
 )
 from dashboard.ui import delta, fmt
-from metrics import bottlenecks, breakdowns, timeline
+from metrics import bottlenecks, breakdowns, labels, timeline
 from metrics.query import Window
 from metrics.series import trend
+from metrics.targets import Target
 from tests.dashboard.scenario import D0, T1, T2, hand_db
 
 H = timedelta(hours=1)
@@ -117,16 +123,30 @@ def test_quality_figures() -> None:
 
 
 def test_formatting_and_deltas() -> None:
+    # the formats of metrics.labels (shared with the reports)
     assert fmt("open_exceptions", 1234) == "1,234"
-    assert fmt("sla_adherence", 0.5) == "50.0%"
+    assert fmt("sla_adherence", 0.5) == "50.0 %"
     assert fmt("mttr_hours", 3.0) == "3.0 h"
-    assert fmt("revenue_at_risk", 1540.0, "USD") == "1.5k USD"
-    assert fmt("revenue_at_risk", 2_500_000.0, "EUR") == "2.5M EUR"
+    assert fmt("revenue_at_risk", 1540.0, "USD") == "USD 1,540"
+    assert fmt("revenue_at_risk", 2_500_000.0, "EUR") == "EUR 2,500,000"
     assert fmt("otif", None) == "—" and fmt("otif", float("nan")) == "—"
     assert delta("open_exceptions", 2, 3) == "-1"
     assert delta("sla_adherence", 0.5, 0.25) == "+25.0 pp"
-    assert delta("revenue_at_risk", 1000.0, 1540.0, "USD") == "-540 USD"
-    assert delta("mttr_hours", 3.0, None) is None
+    assert delta("revenue_at_risk", 1000.0, 1540.0, "USD") == "-USD 540"
+    assert delta("mttr_hours", None, 3.0) is None
+    assert delta("mttr_hours", 3.0, None) == "no data"  # not a number against nothing
+    assert delta("open_exceptions", 4, 4) == "0"
+
+
+def test_delta_colours() -> None:
+    # a change of zero and "no data" are grey without an arrow; else by good direction
+    assert ui.delta_colour("open_exceptions", "0") == ("off", "off")
+    assert ui.delta_colour("sla_adherence", "0.0 pp") == ("off", "off")
+    assert ui.delta_colour("open_exceptions", "no data") == ("off", "off")
+    assert ui.delta_colour("open_exceptions", None) == ("off", "off")
+    assert ui.delta_colour("open_exceptions", "+3") == ("inverse", "auto")  # lower is better
+    assert ui.delta_colour("sla_adherence", "-2.0 pp") == ("normal", "auto")
+    assert ui.delta_colour("opened", "+3") == ("off", "auto")  # neutral
 
 
 def test_parse_filters() -> None:
@@ -213,3 +233,113 @@ def test_window_of_previous_period() -> None:
 
     win = Window(T2, T1)
     assert previous(win) == Window(T1, T1 - 24 * H)
+
+
+# --- targets and labels in the figures ---------------------------------------------------
+
+
+def _annotations(fig: go.Figure) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_a_kpi_with_a_target_draws_a_labelled_target_line(frames: dict) -> None:
+    tr = frames["trend"]
+    target = Target("sla_adherence", 0.9, 0.85, "up")
+    sla = charts.sla_adherence_trend(tr, "hour", target)
+    (line,) = sla.layout.shapes
+    assert (line.y0, line.y1, line.yref) == (0.9, 0.9, "y2")
+    assert _annotations(sla) == ["Target 90 %"]
+    assert not charts.sla_adherence_trend(tr, "hour").layout.shapes  # no target, no line
+    rev = charts.revenue_trend(tr, "EUR", Target("revenue_at_risk", 250000.0, None, "down"))
+    assert _annotations(rev) == ["Target EUR 250,000"]
+    backlog = charts.backlog_by_aging(tr, Target("open_exceptions", 50.0, 80.0, "down"))
+    assert _annotations(backlog) == ["Target 50"]
+
+
+def test_reference_lines_are_labelled(frames: dict) -> None:
+    site = frames["long"].filter(pl.col("dimension") == "site").rename({"group": "site"})
+    resolved = site.filter(pl.col("resolved") > 0)
+    fig = charts.sla_by_group(resolved, "site", 0.5, Target("sla_adherence", 0.9, 0.85, "up"))
+    assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.9]
+    assert _annotations(fig) == ["Overall 50.0 %", "Target 90 %"]
+    statuses = ["on_target", "off_target", None][: resolved.height]
+    coloured = charts.sla_by_group(resolved, "site", 0.5, None, statuses)
+    assert (
+        list(coloured.data[0].marker.color)
+        == [
+            charts.STATUS_BAR_COLORS["on_target"],
+            charts.STATUS_BAR_COLORS["off_target"],
+            charts.ACCENT,
+        ][: resolved.height]
+    )
+    causes = frames["long"].filter(pl.col("dimension") == "category").rename({"group": "category"})
+    par = charts.pareto(breakdowns.pareto(causes, "category", "opened"), "category", "opened")
+    assert _annotations(par) == ["80 % of the total"]
+
+
+def test_root_causes_are_labelled_but_stay_raw_values(frames: dict) -> None:
+    causes = frames["long"].filter(pl.col("dimension") == "category").rename({"group": "category"})
+    par = breakdowns.pareto(causes, "category", "sla_overrun_hours")
+    fig = charts.pareto(par, "category", "sla_overrun_hours")
+    raw = par["category"].to_list()
+    assert list(fig.data[0].x) == raw  # a click hands back the value the filters use
+    assert list(fig.layout.xaxis.tickvals) == raw
+    assert list(fig.layout.xaxis.ticktext) == [labels.category_label(v) for v in raw]
+    assert "Carrier failure" in fig.layout.xaxis.ticktext
+    assert list(fig.data[0].hovertext) == list(fig.layout.xaxis.ticktext)
+    ranked = bottlenecks.rank_groups(
+        causes,
+        float(causes["sla_overrun_hours"].sum()),
+        "category",
+    )
+    bars = charts.bottleneck_bars(ranked, "category", currency="USD")
+    assert list(bars.data[0].y) == ranked["category"].to_list()
+    assert "Carrier failure" in bars.layout.yaxis.ticktext
+    assert bars.data[0].customdata[0][4].startswith("USD ")
+    # names (carriers, sites) are not relabelled
+    assert (
+        charts.bottleneck_bars(frames["lists"]["carrier"], "carrier").layout.yaxis.ticktext is None
+    )
+    assert charts.label("share_of_overrun") == "Share of overrun"
+
+
+# --- the date range picker ---------------------------------------------------------------
+
+
+def test_a_picked_date_range_is_a_window_in_utc() -> None:
+    clock = datetime(2026, 5, 10, 23, 59, 38, tzinfo=UTC)
+    # a past range: from 00:00Z of the first day to the end of the last (next midnight)
+    win = dates_window((date(2026, 5, 3), date(2026, 5, 5)), clock)
+    assert win == Window(datetime(2026, 5, 6, tzinfo=UTC), datetime(2026, 5, 3, tzinfo=UTC))
+    # a range reaching the data clock ends at it (latest data)
+    win = dates_window((date(2026, 5, 8), date(2026, 5, 10)), clock)
+    assert win == Window(clock, datetime(2026, 5, 8, tzinfo=UTC))
+    # one day; a range after the data clock is as of its end; order does not matter
+    assert dates_window((date(2026, 5, 4), date(2026, 5, 4)), clock).as_of == datetime(
+        2026, 5, 5, tzinfo=UTC
+    )
+    assert dates_window((date(2026, 6, 2), date(2026, 6, 1)), clock) == Window(
+        datetime(2026, 6, 3, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    )
+
+
+def test_the_default_window_and_its_dates() -> None:
+    clock = datetime(2026, 5, 10, 23, 59, 38, tzinfo=UTC)
+    win, _ = resolve_window(Filters(), clock)
+    assert win == Window(clock, clock - timedelta(days=7))  # the data clock, 7 days before
+    assert window_dates(win) == (date(2026, 5, 3), date(2026, 5, 10))
+    # an as-of at midnight ends the day before
+    midnight = Window(datetime(2026, 5, 5, tzinfo=UTC), datetime(2026, 5, 4, tzinfo=UTC))
+    assert window_dates(midnight) == (date(2026, 5, 4), date(2026, 5, 4))
+    # a picked range wins over the default; without data there is no window
+    picked = Filters(dates=(date(2026, 5, 1), date(2026, 5, 2)))
+    assert resolve_window(picked, clock)[0] == dates_window(picked.dates, clock)
+    assert resolve_window(picked, None) == (None, picked)
+    assert parse_filters("", "7d", {}, (date(2026, 5, 2), date(2026, 5, 1))).dates == (
+        date(2026, 5, 1),
+        date(2026, 5, 2),
+    )
+    assert span_text(timedelta(days=7)) == "7 days"
+    assert span_text(timedelta(hours=24)) == "24 hours"
+    assert span_text(timedelta(hours=60)) == "2.5 days"
+    assert span_text(timedelta(minutes=90)) == "90 minutes"

@@ -404,5 +404,5 @@ def test_the_app_uses_the_settings_it_was_given(
     monkeypatch.setenv(context.CONFIG_ENV, str(_eur_config(tmp_path)))
     at = run_page(hand_db(), "overview", as_of="2026-05-05T12:00:00Z")
     _ok(at)
-    assert metrics(at)["Revenue at risk"].endswith(" EUR")
+    assert metrics(at)["Revenue at risk"].startswith("EUR ")
     assert app_settings([]).config == tmp_path / "eur.toml"

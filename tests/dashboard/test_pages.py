@@ -3,16 +3,31 @@ filters from the URL and from the widgets, drill-down, empty states."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from core.db import open_read
 from core.timeutil import iso_z, system_clock
+from dashboard.text import md_literal
+from metrics.bottlenecks import bottleneck_lists
+from metrics.labels import bottleneck_sentence, category_label, top_bottleneck
+from metrics.query import window
 from sample_streams.generator import PLANTED_BOTTLENECK
 from tests.dashboard.alerts_scenario import alerts_db
 from tests.dashboard.conftest import Runner
-from tests.dashboard.helpers import CHART_PAGES, PAGES, chart_titled, charts, metrics, texts
+from tests.dashboard.helpers import (
+    CHART_PAGES,
+    PAGES,
+    badges,
+    chart_titled,
+    charts,
+    metrics,
+    texts,
+    tile_badge,
+)
 from tests.dashboard.scenario import empty_db, hand_db, rejects_only_db, sample_db
 
 
@@ -57,12 +72,13 @@ def test_overview_numbers_come_from_the_metric_layer(run_page: Runner) -> None:
     m = metrics(at)
     assert m["Open exceptions"] == "2"
     assert m["Breached (open)"] == "2"
-    assert m["Revenue at risk"] == "1.5k USD"
-    assert m["SLA adherence"] == "50.0%"
+    assert m["Revenue at risk"] == "USD 1,540"
+    assert m["SLA adherence"] == "50.0 %"
     assert m["MTTR (h)"] == "3.0 h"
     assert m["OTIF"] == "—"  # no order milestones in this stream
     deltas = {t.label: t.delta for t in at.metric}
     assert deltas["Open exceptions"] == "-1"  # 3 open the day before at 12:00
+    assert deltas["SLA adherence"] == "no data"  # nothing was resolved the day before
     backlog = chart_titled(at, "Backlog by aging bucket")
     assert len(backlog["data"][0]["x"]) == 25  # hourly points over the day
 
@@ -188,7 +204,7 @@ def test_queue_shows_the_timeline_of_the_chosen_exception(run_page: Runner) -> N
     at = run_page(hand_db(), "queue", as_of="2026-05-05T12:00:00Z", exception="X-1")
     _ok(at)
     assert at.dataframe[0].value["exception_id"].tolist() == ["X-1", "X-2"]
-    fig = chart_titled(at, "X-1 — inventory_shortfall")
+    fig = chart_titled(at, "X-1 — Inventory shortfall")  # the root cause's label
     rows = {tuple(t["y"])[0] for t in fig["data"]}
     assert {"status", "owner team", "opened", "touched", "paused", "resolved"} <= rows
     events = at.dataframe[1].value
@@ -305,10 +321,171 @@ def test_quality_page_by_source_system(run_page: Runner, tmp_path: Path) -> None
     _ok(at)
     assert "integration failures" in texts(at).lower()
     assert "operational exceptions" in texts(at)
-    assert metrics(at)["Rejection rate"] == "27.3%"
+    assert metrics(at)["Rejection rate"] == "27.3 %"
     (by_source,) = [d.value for d in at.dataframe if "rejection_rate" in d.value.columns]
     assert by_source["source_system"].tolist() == ["(unknown)", "TMS", "WMS"]
     assert by_source["rejected_events"].tolist() == [2, 1, 0]
     assert by_source["rejection_rate"].tolist() == [1.0, 0.25, 0.0]
     bars = chart_titled(at, "Rejected lines by source system")["data"][0]
     assert bars["y"] == ["(unknown)", "TMS"] and bars["x"] == [2, 1]
+
+
+# --- targets, labels, the date range picker, the top bottleneck -----------------------------
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fpi.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_tiles_show_their_target_and_status(run_page: Runner) -> None:
+    at = run_page(hand_db(), "overview", as_of="2026-05-05T12:00:00Z", period="last 24 hours")
+    _ok(at)
+    # the shipped defaults: SLA adherence >= 90 % (50 %: off target), MTTR <= 12 h (3 h: on)
+    assert tile_badge(at, "SLA adherence") == ":red-badge[:material/error: Off target (≥ 90 %)]"
+    assert tile_badge(at, "MTTR (h)") == ":green-badge[:material/check_circle: On target (≤ 12 h)]"
+    assert tile_badge(at, "OTIF") == ":gray-badge[:material/remove: No value (≥ 95 %)]"
+    assert tile_badge(at, "Open exceptions") == ""  # no target: a neutral tile
+    assert "No target" in [str(c.value) for c in at.caption]
+
+
+def test_targets_from_the_settings_file_with_a_site_override(
+    run_page: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfg = _config(
+        tmp_path,
+        "[targets.sla_adherence]\ngoal = 0.40\nwarning = 0.30\n"
+        "[targets.sla_adherence.site.DC-DAL]\ngoal = 0.99\nwarning = 0.95\n"
+        "[targets.open_exceptions]\ngoal = 1\nwarning = 2\n",
+    )
+    monkeypatch.setenv("FPI_CONFIG", str(cfg))
+    view = {"as_of": "2026-05-05T12:00:00Z", "period": "last 24 hours"}
+    at = run_page(hand_db(), "overview", **view)
+    _ok(at)
+    assert tile_badge(at, "SLA adherence").startswith(":green-badge[")  # 50 % >= 40 %
+    assert tile_badge(at, "Open exceptions") == ":orange-badge[:material/warning: At risk (≤ 1)]"
+    line = [s for s in chart_titled(at, "Backlog by aging bucket")["layout"]["annotations"]]
+    assert [a["text"] for a in line] == ["Target 1"]
+    # narrowed to one site, the site's own target applies
+    at = run_page(hand_db(), "overview", site="DC-DAL", **view)
+    _ok(at)
+    badge = tile_badge(at, "SLA adherence")
+    assert "(≥ 99 %)" in badge
+    aging = run_page(hand_db(), "aging", aging_by="Site", **view)
+    _ok(aging)
+    fig = chart_titled(aging, "SLA adherence by site")
+    texts_ = [a["text"] for a in fig["layout"]["annotations"]]
+    assert any(t.startswith("Overall ") for t in texts_) and "Target 40 %" in texts_
+
+
+def test_a_bad_target_is_a_warning_and_the_numbers_still_show(
+    run_page: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FPI_CONFIG", str(_config(tmp_path, "[targets.opened]\ngoal = 3\n")))
+    at = run_page(hand_db(), "overview", as_of="2026-05-05T12:00:00Z")
+    assert not at.exception and not at.error
+    warning = " ".join(str(w.value) for w in at.warning)
+    assert "Targets are not shown" in warning and "targets.opened" in warning
+    assert metrics(at)["Open exceptions"] == "2"
+    assert not badges(at)
+
+
+def test_deltas_against_an_empty_previous_period_say_no_data(run_page: Runner) -> None:
+    # the sample's 7 days start with its first event: nothing existed the week before
+    at = run_page(sample_db(), "overview")
+    _ok(at)
+    shown = {t.label: t for t in at.metric}
+    for label in ("Open exceptions", "Breached (open)", "Revenue at risk", "Opened"):
+        assert shown[label].delta == "no data", label
+        assert shown[label].proto.color == shown[label].proto.GRAY  # not red or green
+
+
+def test_a_change_of_zero_is_not_painted(run_page: Runner) -> None:
+    # hand scenario: nothing opened in the hour before 05-05 11:00 nor in the one before it
+    at = run_page(hand_db(), "overview", as_of="2026-05-05T12:00:00Z", period="last 24 hours")
+    _ok(at)
+    zero = [t for t in at.metric if t.delta in ("0", "0.0 h", "0.0 pp", "USD 0", "0.00")]
+    assert zero, {t.label: t.delta for t in at.metric}
+    for t in zero:
+        assert t.proto.color == t.proto.GRAY, t.label
+    moved = [t for t in at.metric if t.delta and t.delta[0] in "+-"]
+    assert moved and all(t.proto.color != t.proto.GRAY for t in moved if t.label != "Opened")
+
+
+def test_the_overview_names_the_top_bottleneck(run_page: Runner) -> None:
+    at = run_page(sample_db(), "overview")
+    _ok(at)
+    with open_read(sample_db()) as con:
+        win = window(con)
+        assert win is not None
+        top = top_bottleneck(bottleneck_lists(con, win))
+    assert top is not None
+    line = bottleneck_sentence(top, md_literal)
+    assert f"**{line}**" in texts(at).replace(":material/traffic: ", "")
+    # the planted bottleneck of the demo stream
+    assert line.startswith(f"Top bottleneck: carrier `{PLANTED_BOTTLENECK['carrier']}` carries ")
+    assert line.endswith(" % of the SLA overrun")
+
+
+def test_the_date_range_picker_sets_the_window(run_page: Runner) -> None:
+    at = run_page(hand_db(), "overview")
+    _ok(at)
+    picker = at.date_input(key="dates")
+    clock = "2026-05-05T09:00:00Z"  # the hand scenario's data clock
+    assert picker.value == (date(2026, 4, 28), date(2026, 5, 5))  # 7 days before the clock
+    assert f"as of **{clock}** (latest data)" in texts(at)
+    assert "flows from 2026-04-28T09:00:00Z (7 days)" in texts(at)
+    picker.set_value((date(2026, 5, 4), date(2026, 5, 4))).run()
+    _ok(at)
+    assert "as of **2026-05-05T00:00:00Z** · flows from 2026-05-04T00:00:00Z (24 hours)" in texts(
+        at
+    )
+    # a range reaching the data clock is as of the clock (latest data)
+    at.date_input(key="dates").set_value((date(2026, 5, 4), date(2026, 5, 5))).run()
+    assert f"as of **{clock}** (latest data) · flows from 2026-05-04T00:00:00Z" in texts(at)
+
+
+def test_a_picked_range_replaces_the_as_of_of_an_old_link(run_page: Runner) -> None:
+    at = run_page(hand_db(), "aging", as_of="2026-05-05T06:00:00Z", period="last 24 hours")
+    _ok(at)
+    assert at.date_input(key="dates").value == (date(2026, 5, 4), date(2026, 5, 5))
+    assert "as of **2026-05-05T06:00:00Z**" in texts(at)
+    at.date_input(key="dates").set_value((date(2026, 5, 3), date(2026, 5, 4))).run()
+    _ok(at)
+    assert "as_of" not in at.query_params and "period" not in at.query_params
+    assert "as of **2026-05-05T00:00:00Z** · flows from 2026-05-03T00:00:00Z (2 days)" in texts(at)
+
+
+def test_an_untouched_picker_follows_the_data_clock(run_page: Runner) -> None:
+    at = run_page(hand_db(), "overview")
+    _ok(at)
+    stale = (date(2026, 4, 20), date(2026, 4, 27))  # as drawn before the clock moved on
+    at.session_state["_fpi_dates_default"] = stale
+    at.session_state["dates"] = stale
+    at.run()
+    _ok(at)
+    assert at.date_input(key="dates").value == (date(2026, 4, 28), date(2026, 5, 5))
+    assert "(latest data)" in texts(at)
+
+
+def test_root_causes_and_columns_are_labelled(run_page: Runner) -> None:
+    at = run_page(sample_db(), "bottlenecks")
+    _ok(at)
+    causes = chart_titled(at, "By root cause")
+    raw = causes["data"][0]["y"]
+    assert causes["layout"]["yaxis"]["ticktext"] == [category_label(v) for v in raw]
+    assert "Missed pickup" in causes["layout"]["yaxis"]["ticktext"]
+    assert "missed_pickup" in raw  # the value a click filters on
+    (table,) = [d for d in at.dataframe if d.value.columns[0] == "category"]
+    assert "Missed pickup" in set(table.value["category"])
+    config = json.loads(table.proto.columns)
+    assert config["share_of_overrun"]["label"] == "Share of overrun"
+    assert config["revenue_at_risk"]["label"] == "Revenue at risk"
+    assert config["revenue_at_risk"]["type_config"]["format"] == "USD %,.0f"
+    assert table.proto.placeholder == "—"
+    assert "Root cause: Missed pickup" in at.selectbox(key="narrow-choice").options
+    # the filter keeps the raw value
+    at.selectbox(key="narrow-choice").set_value("category=missed_pickup")
+    at.button(key="narrow-apply").click().run()
+    assert at.multiselect(key="category").value == ["missed_pickup"]
