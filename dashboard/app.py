@@ -231,6 +231,13 @@ def _run(settings: AppSettings) -> None:
             f"Period {md_literal(bad_period)} from the link is not one of the choices; "
             f"showing {PERIOD_LABELS[DEFAULT_PERIOD]}."
         )
+    config = None if settings.config is None else str(settings.config)
+    try:
+        mismatch = data.sla_mismatch(str(settings.db), stamp, config)
+    except (OSError, ValueError):
+        mismatch = None  # a bad settings file is reported where the page uses it
+    if mismatch is not None:
+        notices.append(md_literal(mismatch[0].upper() + mismatch[1:] + "."))
     win, filters = context.resolve_window(_sidebar(values, clock, url), clock)
     ctx = Context(
         settings, filters, stamp, win, clock, values, tuple(notices), url, clock=system_clock

@@ -605,3 +605,32 @@ def quality_funnel(totals: dict[str, int]) -> go.Figure:
     )
     fig.update_yaxes(title_text="Lines")
     return _layout(fig, "Lines read, by outcome", height=300)
+
+
+def sla_clock(points: pl.DataFrame, target_hours: float, title: str) -> go.Figure:
+    """An exception's SLA clock over time: working hours counted (flat outside
+    working time and while not open), with its labelled target line."""
+    fig = go.Figure(
+        go.Scatter(
+            x=points["at"].to_list(),
+            y=points["active_hours"].to_list(),
+            mode="lines",
+            name="SLA clock",
+            line={"color": "#1f77b4"},
+            hovertemplate="%{x|%Y-%m-%d %H:%M}Z: %{y:.2f} h<extra></extra>",
+        )
+    )
+    fig.add_hline(
+        y=target_hours,
+        line={"color": "#d62728", "dash": "dash"},
+        annotation_text=f"Target {labels.format_hours(target_hours)}",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        title=title,
+        height=260,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis_title="working hours",
+        showlegend=False,
+    )
+    return fig

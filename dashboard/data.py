@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from core import sla_record
 from core.config import load_settings
 from core.db import open_read
 from metrics import alerts as sla_alerts
@@ -105,6 +106,14 @@ def reporting_currency(config: str | None) -> str:
     file, as ``core.config.load_settings`` does.
     """
     return load_settings(config).reporting_currency
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def sla_mismatch(db: str, stamp: str, config: str | None) -> str | None:
+    """One line when the database's SLA figures were computed with another SLA
+    policy or calendars than the settings file ``config`` (``core.sla_record``)."""
+    with reader(db) as con:
+        return sla_record.mismatch(sla_record.recorded(con), load_settings(config))
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -201,6 +210,22 @@ def exception_detail(
             timeline.status_intervals(con, exception_id, as_of),
             timeline.pending_for(con, exception_id),
         )
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def exception_sla_clock(
+    db: str, stamp: str, exception_id: str, as_of: datetime
+) -> dict[str, object] | None:
+    """``metrics.timeline.sla_clock``: the working-time SLA clock of one exception."""
+    with reader(db) as con:
+        return timeline.sla_clock(con, exception_id, as_of)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def site_calendars(db: str, stamp: str) -> pl.DataFrame:
+    """``metrics.timeline.site_calendars``: which calendar each site uses."""
+    with reader(db) as con:
+        return timeline.site_calendars(con)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

@@ -11,7 +11,7 @@ import polars as pl
 from core.db import fetch_pl
 from core.timeutil import from_us
 
-from .sla_clock import calendars
+from .sla_clock import calendars, has_clock
 
 _TIMELINE = """
 SELECT coalesce(effective_at, occurred_at) AS applied_at, occurred_at, event_type,
@@ -89,6 +89,8 @@ def sla_clock(
     status change, working time starting or ending) — drawn as straight lines
     between them, it is the clock.
     """
+    if not has_clock(con):  # a database of an earlier release, not upgraded
+        return None
     rows = fetch_pl(con, _CLOCK, {"xid": exception_id, "t": as_of}).to_dicts()
     if not rows:
         return None
@@ -128,9 +130,11 @@ def sla_clock(
 def site_calendars(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Which working calendar each site uses (as the database's figures were
     computed): ``site``, ``calendar`` (``24x7`` when none), ``hours`` (in words),
-    for every site with an exception, sorted by site."""
+    for every site with an exception, sorted by site; no rows when every site
+    runs 24×7."""
     cals = calendars(con)
     sites = [str(r[0]) for r in con.execute("SELECT DISTINCT site FROM exceptions").fetchall()]
+    sites = sites if cals.calendars else []
     names = {s: cals.calendar_name(s) for s in sorted(set(sites) | set(cals.site_calendars))}
     return pl.DataFrame(
         {

@@ -94,6 +94,17 @@ def render() -> None:
             "sla-by",
         )
 
+    calendars = data.site_calendars(ctx.db, ctx.stamp)
+    if calendars.height:
+        with st.expander("Working calendars: the SLA clock of these sites runs in working time"):
+            st.caption(
+                "Breached, at risk, met SLA, SLA overrun and alert due times count working "
+                "hours only; age and resolution time stay wall-clock. Sites not listed run 24x7."
+            )
+            ui.table(calendars, "site-calendars-table", currency)
+    else:
+        st.caption("Every site's SLA clock runs 24x7 (no working calendars configured).")
+
     st.subheader(f"Oldest open exceptions (top {OLDEST})")
     oldest, n_open = data.queue(ctx.db, ctx.stamp, ctx.win.as_of, ctx.where_key, "age", OLDEST)
     if oldest.height == 0:

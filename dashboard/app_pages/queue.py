@@ -9,6 +9,9 @@ paused, escalations) and the same events as a table.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import polars as pl
 import streamlit as st
 
 from core.timeutil import iso_z
@@ -113,6 +116,7 @@ def render() -> None:
     title = f"{plot_text(xid)} — {plot_text(category_label(state['category']))}"
     fig = charts.exception_timeline(intervals, events, title)
     ui.chart(fig, events, f"timeline-{xid}", "timeline")
+    _sla_clock(ctx.db, ctx.stamp, xid, ctx.win.as_of)
     ui.table(
         events.select(
             "applied_at",
@@ -137,6 +141,34 @@ def render() -> None:
             f"{held.height} event(s) for {md_literal(xid)} are held (pending), not applied yet."
         )
         ui.table(held, "held-table", currency)
+
+
+def _sla_clock(db: str, stamp: str, xid: str, as_of: datetime) -> None:
+    """The working-time SLA clock and its deadline, in one line and a chart."""
+    clock = data.exception_sla_clock(db, stamp, xid, as_of)
+    if clock is None:
+        return
+    cal = clock["calendar"]
+    hours = md_literal(str(clock["calendar_hours"]))
+    where = (
+        f"working time of calendar {md_literal(str(cal))} ({hours})"
+        if cal is not None
+        else "24x7 (the site has no working calendar)"
+    )
+    due = clock["breach_due_at"]
+    deadline = f"breach due {iso_z(due)}" if isinstance(due, datetime) else "no breach due"
+    at_risk = clock["at_risk_due_at"]
+    risk = f", at risk from {iso_z(at_risk)}" if isinstance(at_risk, datetime) else ""
+    active, target = clock["active_hours"], clock["target_hours"]
+    assert isinstance(active, float) and isinstance(target, float)
+    st.markdown(
+        f"**SLA clock:** {format_hours(active)} of a {format_hours(target)} target, "
+        f"counted in {where}; {deadline}{risk} (event time)."
+    )
+    points = clock["points"]
+    if isinstance(points, pl.DataFrame) and points.height > 1:
+        fig = charts.sla_clock(points, target, "SLA clock (working hours)")
+        ui.chart(fig, points, f"sla-clock-{xid}", "sla-clock")
 
 
 def _hours(v: object) -> str:
