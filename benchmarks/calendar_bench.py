@@ -74,6 +74,11 @@ def _run(*args: str) -> float:
     return time.perf_counter() - started
 
 
+def _config(db: Path, cfg: Path) -> list[str]:
+    """``--config`` for the recomputed database (the plain one uses the defaults)."""
+    return ["--config", str(cfg)] if db.name.startswith("cal") else []
+
+
 def _overview(db: Path) -> float:
     from core.db import open_read
     from metrics.bottlenecks import bottlenecks
@@ -133,7 +138,7 @@ def main() -> int:
         _paired(
             "fpi kpis",
             args.rounds,
-            lambda db: _run("kpis", "--db", str(db), "--format", "json"),
+            lambda db: _run(*_config(db, cfg), "kpis", "--db", str(db), "--format", "json"),
             plain,
             cal,
         )

@@ -265,3 +265,33 @@ def test_a_breach_after_closing_time_is_due_at_the_next_working_minute(tmp_path:
     monday = datetime(2026, 5, 11, 15, tzinfo=UTC)  # Monday 11:00 EDT
     assert rows == {"at_risk": monday - timedelta(minutes=48), "breached": monday}
     assert _ours(db) == _reference([x, probe], config)
+
+
+def test_a_caught_up_flow_raises_the_breach_at_the_next_working_minute(tmp_path: Path) -> None:
+    """The live flow's timer: nothing over the weekend, the at-risk alert on Monday
+    10:12 New York time (1 h on Friday + 2.2 h), the breach at 11:00 — by the wall
+    clock, with no new event."""
+    from flows.apply import Applier, LiveStatus
+    from flows.parse import Parsed, parse_line
+
+    settings, _ = _calendar_settings(tmp_path)
+    fri = datetime(2026, 5, 8, 19, tzinfo=UTC)  # Friday 15:00 EDT
+    now = [fri]
+    applier = Applier("live", settings, lambda: now[0])
+    x = opened("X-F", fri, severity="critical", tier="standard", site="DC-ATL")
+    p = parse_line(json.dumps(x).encode(), "kafka:t/0", 0, 1, settings, int(fri.timestamp() * 1e6))
+    assert isinstance(p, Parsed)
+    live = LiveStatus(caught_up=True, lag={"0": 0}, offsets={})
+    assert applier.apply([p], [], live).alerts == {}
+    at_risk = datetime(2026, 5, 11, 14, 12, tzinfo=UTC)
+    breach = datetime(2026, 5, 11, 15, tzinfo=UTC)
+    assert applier.next_due_us() == int(at_risk.timestamp() * 1e6)  # what the timer waits for
+    now[0] = datetime(2026, 5, 9, 20, tzinfo=UTC)  # Saturday: closed
+    assert applier.tick(live).alerts == {}
+    now[0] = at_risk + timedelta(milliseconds=300)
+    raised = list(applier.tick(live).alerts.values())
+    assert [(r[2], r[4]) for r in raised] == [("at_risk", int(at_risk.timestamp() * 1e6))]
+    assert applier.next_due_us() == int(breach.timestamp() * 1e6)
+    now[0] = breach + timedelta(milliseconds=300)
+    raised = list(applier.tick(live).alerts.values())
+    assert [(r[2], r[4]) for r in raised] == [("breached", int(breach.timestamp() * 1e6))]
