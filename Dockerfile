@@ -2,6 +2,9 @@
 # bytewax 0.21.1 has wheels for CPython <= 3.12 only.
 FROM python:3.12-slim
 WORKDIR /app
+# chromium prints the PDF report (`fpi report --out x.pdf`, PDF subscriptions)
+RUN apt-get update && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
