@@ -47,6 +47,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -565,8 +566,14 @@ def working_seconds(cal: Calendar | None, a: datetime, b: datetime) -> float:
             raise ValueError(f"naive datetime {t!r}: a UTC offset is required")
     a_us = round((a - _EPOCH) / _US)
     b_us = round((b - _EPOCH) / _US)
-    clock: Clock = WALL if cal is None else WorkClock(cal)
+    clock: Clock = WALL if cal is None else _clock_of(cal)
     return clock.working_us(a_us, b_us) / US_PER_S
+
+
+@lru_cache(maxsize=32)
+def _clock_of(cal: Calendar) -> WorkClock:
+    """One clock per calendar for :func:`working_seconds` (its tables are reused)."""
+    return WorkClock(cal)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -170,6 +170,32 @@ def table(db: Path, sql: str) -> pl.DataFrame:
         con.close()
 
 
+ALERT_COLUMNS = (
+    "alert_id",
+    "exception_id",
+    "kind",
+    "revision",
+    "due_at",
+    "raised_at",
+    "retracted_at",
+    "site",
+    "lane",
+    "carrier",
+    "category",
+    "severity",
+    "customer_tier",
+    "owner_team",
+    "source_system",
+)
+"""The ``sla_alerts`` columns the alert tests compare with the reference."""
+
+
+def alert_rows(db: Path) -> list[tuple]:
+    """``sla_alerts`` rows of ``db`` (:data:`ALERT_COLUMNS`), by ``alert_id``."""
+    df = table(db, f"SELECT {', '.join(ALERT_COLUMNS)} FROM sla_alerts ORDER BY alert_id")
+    return [tuple(r) for r in df.iter_rows()]
+
+
 def random_stream(rng: random.Random, n_exceptions: int = 12, orders: int = 4) -> list[dict]:
     """A random but valid stream: every lifecycle event kind, distinct opened times."""
     events: list[dict] = []

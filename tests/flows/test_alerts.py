@@ -19,7 +19,15 @@ from flows.ingest import ingest
 from flows.lifecycle import PAUSED_EV, RESOLVED_EV, RESUMED, Step, derive
 from metrics.query import kpis
 from tests import reference_sla as ref
-from tests.streams import ev, fixed_clock, opened, random_stream, table, worked_example, write_jsonl
+from tests.streams import (
+    alert_rows,
+    ev,
+    fixed_clock,
+    opened,
+    random_stream,
+    worked_example,
+    write_jsonl,
+)
 
 H = 3_600_000_000
 T = datetime(2026, 5, 4, 8, tzinfo=UTC)
@@ -88,16 +96,6 @@ def _ingest(
     return db
 
 
-def _ours(db: Path) -> list[tuple]:
-    df = table(
-        db,
-        "SELECT alert_id, exception_id, kind, revision, due_at, raised_at, retracted_at, "
-        "site, lane, carrier, category, severity, customer_tier, owner_team, source_system "
-        "FROM sla_alerts ORDER BY alert_id",
-    )
-    return [tuple(r) for r in df.iter_rows()]
-
-
 def _reference(events: list[dict], config: ref.SlaConfig | None = None) -> list[tuple]:
     engine = ref.replay_alerts((json.loads(json.dumps(e)) for e in events), config=config)
     rows = []
@@ -128,15 +126,15 @@ def test_the_worked_example_raises_at_risk_and_breach_after_the_reopen(tmp_path:
     events = worked_example()
     db = _ingest(tmp_path, events, 2000, "w")
     # the data clock is the last event (05-05 09:00): neither alert is due yet
-    assert _ours(db) == []
+    assert alert_rows(db) == []
     late = ev("exception.touched", "X-1", T + timedelta(hours=27, minutes=30), action="call")
     db = _ingest(tmp_path, [*events, late], 2000, "w2")
-    got = {(r[2], r[4]) for r in _ours(db)}
+    got = {(r[2], r[4]) for r in alert_rows(db)}
     assert got == {
         ("at_risk", T + timedelta(hours=25, minutes=12)),
         ("breached", T + timedelta(hours=27)),
     }
-    assert _ours(db) == _reference([*events, late])
+    assert alert_rows(db) == _reference([*events, late])
 
 
 def test_a_late_resolve_retracts_and_a_reopen_raises_a_new_revision(tmp_path: Path) -> None:
@@ -149,7 +147,7 @@ def test_a_late_resolve_retracts_and_a_reopen_raises_a_new_revision(tmp_path: Pa
         ev("exception.touched", "X-9", T + timedelta(hours=9), action="call"),
     ]
     db = _ingest(tmp_path, events, 2000, "r")
-    rows = _ours(db)
+    rows = alert_rows(db)
     assert rows == _reference(events)
     ids = [(r[0], r[6] is not None) for r in rows]
     assert ids == [
@@ -167,10 +165,10 @@ def test_replays_match_the_reference_whatever_the_chunking(tmp_path: Path, seed:
     if seed % 2:
         rng.shuffle(events)  # held follow-ups, late events, a clock that jumps
     want = _reference(events)
-    one_by_one = _ours(_ingest(tmp_path, events, 1, "a"))
+    one_by_one = alert_rows(_ingest(tmp_path, events, 1, "a"))
     assert one_by_one == want
-    assert _ours(_ingest(tmp_path, events, 7, "b")) == want
-    assert _ours(_ingest(tmp_path, events, 2000, "c")) == want
+    assert alert_rows(_ingest(tmp_path, events, 7, "b")) == want
+    assert alert_rows(_ingest(tmp_path, events, 2000, "c")) == want
 
 
 def test_a_rerun_and_a_split_run_change_nothing(tmp_path: Path) -> None:
@@ -184,7 +182,7 @@ def test_a_rerun_and_a_split_run_change_nothing(tmp_path: Path) -> None:
     ingest([first], split, load_settings(), fixed_clock, chunk_lines=5)
     ingest([second], split, load_settings(), fixed_clock, chunk_lines=5)
     ingest([first, second], split, load_settings(), fixed_clock, chunk_lines=5)  # a rerun
-    assert _ours(split) == _ours(whole) == _reference(events)
+    assert alert_rows(split) == alert_rows(whole) == _reference(events)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -249,8 +247,8 @@ def test_replays_on_working_calendars_match_the_reference(tmp_path: Path, seed: 
         rng.shuffle(events)
     want = _reference(events, config)
     assert want != _reference(events)  # the calendars change what is due
-    assert _ours(_ingest(tmp_path, events, 1, "a", settings)) == want
-    assert _ours(_ingest(tmp_path, events, 2000, "c", settings)) == want
+    assert alert_rows(_ingest(tmp_path, events, 1, "a", settings)) == want
+    assert alert_rows(_ingest(tmp_path, events, 2000, "c", settings)) == want
 
 
 def test_a_breach_after_closing_time_is_due_at_the_next_working_minute(tmp_path: Path) -> None:
@@ -261,10 +259,10 @@ def test_a_breach_after_closing_time_is_due_at_the_next_working_minute(tmp_path:
     x = opened("X-F", fri, severity="critical", tier="standard", site="DC-ATL")
     probe = ev("exception.touched", "X-F", fri + timedelta(days=4), action="call")
     db = _ingest(tmp_path, [x, probe], 2000, "f", settings)
-    rows = {r[2]: r[4] for r in _ours(db)}
+    rows = {r[2]: r[4] for r in alert_rows(db)}
     monday = datetime(2026, 5, 11, 15, tzinfo=UTC)  # Monday 11:00 EDT
     assert rows == {"at_risk": monday - timedelta(minutes=48), "breached": monday}
-    assert _ours(db) == _reference([x, probe], config)
+    assert alert_rows(db) == _reference([x, probe], config)
 
 
 def test_a_caught_up_flow_raises_the_breach_at_the_next_working_minute(tmp_path: Path) -> None:

@@ -30,7 +30,14 @@ from metrics.queue import exception_state
 from tests import reference
 from tests import reference_sla as ref_sla
 from tests.reference import DIMENSIONS, Snapshot, Where
-from tests.streams import ev, opened, table, worked_example, write_jsonl
+from tests.streams import (
+    ALERT_COLUMNS,
+    alert_rows,
+    ev,
+    opened,
+    worked_example,
+    write_jsonl,
+)
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -245,38 +252,9 @@ def check_bottlenecks(con: duckdb.DuckDBPyConnection, snap: Snapshot, by: str, w
     return n
 
 
-def alert_rows(db: Path) -> list[tuple]:
-    df = table(
-        db,
-        "SELECT alert_id, exception_id, kind, revision, due_at, raised_at, retracted_at, "
-        "site, lane, carrier, category, severity, customer_tier, owner_team, source_system "
-        "FROM sla_alerts ORDER BY alert_id",
-    )
-    return [tuple(r) for r in df.iter_rows()]
-
-
-_ALERT_FIELDS = (
-    "alert_id",
-    "exception_id",
-    "kind",
-    "revision",
-    "due_at",
-    "raised_at",
-    "retracted_at",
-    "site",
-    "lane",
-    "carrier",
-    "category",
-    "severity",
-    "customer_tier",
-    "owner_team",
-    "source_system",
-)
-
-
 def reference_alerts(events: list[dict], config: ref_sla.SlaConfig) -> list[tuple]:
     engine = ref_sla.replay_alerts([dict(e) for e in events], config=config)
-    return sorted(tuple(r[f] for f in _ALERT_FIELDS) for r in engine.table())
+    return sorted(tuple(r[f] for f in ALERT_COLUMNS) for r in engine.table())
 
 
 def as_of_times(rng: random.Random) -> list[datetime]:
