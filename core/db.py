@@ -102,17 +102,26 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def open_write(
-    path: Path, *, wait_seconds: float = 600.0, poll_seconds: float = 0.05
+    path: Path,
+    *,
+    wait_seconds: float = 600.0,
+    poll_seconds: float = 0.05,
+    row_group_size: int | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``path`` read-write (creating it), waiting while readers hold it.
 
     The caller writes inside one transaction; the file is closed on exit so
     readers can get in. Raises ``DatabaseError`` after ``wait_seconds``.
+
+    ``row_group_size``: attach the file with this row-group size (rows) for
+    the tables it writes: a transaction that appends at least one row group
+    to a table writes it straight to the file ("optimistic write") instead
+    of into the WAL and then again at the checkpoint (see :func:`_connect`).
     """
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            con = duckdb.connect(str(path))
+            con = _connect(path, row_group_size)
             break
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
@@ -129,6 +138,40 @@ def open_write(
         yield con
     finally:
         con.close()
+
+
+def _connect(path: Path, row_group_size: int | None) -> duckdb.DuckDBPyConnection:
+    """A read-write connection whose default catalog is the file ``path``.
+
+    With ``row_group_size`` the file is attached to an in-memory connection
+    with that option (DuckDB's ``ROW_GROUP_SIZE`` is an ``ATTACH`` option,
+    not a setting) and made the default catalog; spilling then goes to
+    ``<path>.tmp``, where DuckDB puts it for a file it opens itself.
+    """
+    if row_group_size is None:
+        return duckdb.connect(str(path))
+    con = duckdb.connect()
+    try:
+        literal = "'" + str(path).replace("'", "''") + "'"
+        tmp = "'" + f"{path}.tmp".replace("'", "''") + "'"
+        con.execute(f"SET temp_directory = {tmp}")
+        con.execute(f"ATTACH {literal} AS store (ROW_GROUP_SIZE {int(row_group_size)})")
+        con.execute("USE store")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of ``con`` (another connection to the same database, for
+    another thread) whose default catalog is ``con``'s: a cursor starts in
+    the connection's first catalog, which is not the store's when
+    :func:`open_write` attached it."""
+    (name,) = fetch_row(con, "SELECT current_database()")
+    cur = con.cursor()
+    cur.execute("USE " + '"' + str(name).replace('"', '""') + '"')
+    return cur
 
 
 READ_ALIAS = "fpi"

@@ -122,8 +122,9 @@ def replay_sql(events: str) -> str:
     return _fold(_project(events))
 
 
-REBUILD_SQL = f"INSERT OR REPLACE INTO {ORDER_STATE.name} BY NAME {replay_sql(ORDER_EVENTS.name)}"
-"""Rebuild every row from ``order_events`` (backfills a database made before the table)."""
+REBUILD_SQL = f"INSERT INTO {ORDER_STATE.name} BY NAME {replay_sql(ORDER_EVENTS.name)}"
+"""Every row from ``order_events``, into an empty ``order_state`` (backfills a
+database made before the table)."""
 
 CARRIER = f"coalesce(carrier, ship_carrier, '{NO_CARRIER}')"
 """An order's carrier over ``order_state`` columns: its latest release's, else its

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+from pydantic_core import TzInfo
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -35,6 +37,33 @@ def to_us(dt: datetime) -> int:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError("naive datetime: a UTC offset is required")
     return (dt - EPOCH) // _US
+
+
+_FIXED_OFFSET_TYPES: tuple[type, ...] = (timezone, TzInfo)
+"""``tzinfo`` types with one offset for every instant (pydantic's validated
+times carry ``TzInfo``)."""
+_OFFSET_US: dict[object, int] = {}
+"""A fixed-offset ``tzinfo`` -> its UTC offset in µs (few: ``±HH:MM`` offsets)."""
+_EPOCH_ORDINAL = EPOCH.toordinal()
+
+
+def epoch_us(dt: datetime) -> int:
+    """:func:`to_us` in integer arithmetic: for a fixed-offset ``tzinfo``
+    (``timezone``, pydantic's ``TzInfo``) its offset is looked up once, where
+    aware subtraction would call back into the ``tzinfo`` twice per call.
+    Any other ``tzinfo`` (a ``ZoneInfo``, whose offset varies) goes to
+    :func:`to_us`; naive input is an error, as there."""
+    tz = dt.tzinfo
+    offset = _OFFSET_US.get(tz)
+    if offset is None:
+        if not isinstance(tz, _FIXED_OFFSET_TYPES):
+            return to_us(dt)
+        utcoffset = dt.utcoffset()
+        if utcoffset is None:
+            raise ValueError("naive datetime: a UTC offset is required")
+        offset = _OFFSET_US[tz] = utcoffset // _US
+    seconds = (dt.toordinal() - _EPOCH_ORDINAL) * 86400 + dt.hour * 3600 + dt.minute * 60
+    return (seconds + dt.second) * 1_000_000 + dt.microsecond - offset
 
 
 def from_us(us: int) -> datetime:

@@ -47,14 +47,13 @@ different.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Final, cast
 
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from core.config import Settings
 from core.contract import EVENT_ADAPTER, MAX_ORDER_VALUE, MilestoneEvent
-from core.timeutil import EPOCH, TIME_MAX, TIME_MIN
+from core.timeutil import TIME_MAX, TIME_MIN, epoch_us
 
 from .parse import (
     BOM,
@@ -180,26 +179,6 @@ def fast_schema(schema: CoreSchema) -> CoreSchema:
 FAST_VALIDATOR: Final = SchemaValidator(fast_schema(EVENT_ADAPTER.core_schema), _use_prebuilt=False)
 """Validates what ``EVENT_ADAPTER`` does, giving the same events, for the lines
 whose timestamps match :data:`RFC3339` and whose version matches :data:`VERSION`."""
-
-
-_EPOCH_ORDINAL: Final = EPOCH.toordinal()
-_US = timedelta(microseconds=1)
-_OFFSET_US: Final[dict[object, int]] = {}
-"""``tzinfo`` -> its UTC offset in µs (at most 2 × 24 × 60: ``±HH:MM`` offsets)."""
-
-
-def epoch_us(dt: datetime) -> int:
-    """``core.timeutil.to_us(dt)`` for an aware ``dt`` from the validator, in
-    integer arithmetic (aware subtraction calls back into ``TzInfo`` twice)."""
-    tz = dt.tzinfo
-    offset = _OFFSET_US.get(tz)
-    if offset is None:
-        utcoffset = dt.utcoffset()
-        if utcoffset is None:
-            raise ValueError("naive datetime: a UTC offset is required")
-        offset = _OFFSET_US[tz] = utcoffset // _US
-    seconds = (dt.toordinal() - _EPOCH_ORDINAL) * 86400 + dt.hour * 3600 + dt.minute * 60
-    return (seconds + dt.second) * 1_000_000 + dt.microsecond - offset
 
 
 def parse_chunk_fast(

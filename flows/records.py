@@ -35,7 +35,7 @@ from core.contract import (
     OrderShipped,
 )
 from core.order_state import NO_CARRIER
-from core.timeutil import to_us
+from core.timeutil import epoch_us
 
 from .alerts import Alert
 from .lifecycle import Derived, Step, Version
@@ -269,7 +269,7 @@ def order_event_row(p: Parsed) -> tuple[object, ...]:
             ev.order_value,
             ev.currency,
             p.value_reporting,
-            to_us(ev.promised_delivery_at),
+            epoch_us(ev.promised_delivery_at),
             ev.lines,
             None,
             None,

@@ -175,6 +175,13 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta, *, append: bool = Fals
                 if out.num_rows == 0:
                     return
         with _registered(con, "fresh", out):
+            if verb == "INSERT OR REPLACE" and not table.enforced:
+                # no constraint to replace by: delete the keys, then insert
+                (key,) = table.key
+                con.execute(
+                    f"DELETE FROM {table.name} WHERE {key} IN (SELECT {key} FROM fresh)"  # noqa: S608
+                )
+                verb = "INSERT"
             con.execute(f"{verb} INTO {table.name} BY NAME SELECT * FROM fresh")  # noqa: S608
         staged[table.name] = out
 

@@ -91,6 +91,7 @@ from typing import Any
 import duckdb
 
 from core import schema
+from core.db import cursor
 from core.timeutil import Clock
 
 OUTBOX = schema.ALERT_OUTBOX.name
@@ -226,7 +227,7 @@ class AlertDelivery:
         self._remind = remind_seconds
         self._log = log
         self._opener = urllib.request.build_opener(_NoRedirect())
-        self._cur = con.cursor()
+        self._cur = cursor(con)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()

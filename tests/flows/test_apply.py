@@ -142,6 +142,39 @@ def test_a_closed_exception_leaves_memory_and_a_late_event_brings_it_back(
     assert [d[2] for d in delta.duplicates] == ["o1"]
 
 
+def test_an_open_exceptions_replay_is_kept_until_its_chunk_is_committed(
+    tmp_path: Path,
+) -> None:
+    """The incremental derivation of an exception (``_Hot.replay``) is memory
+    for recently active exceptions only: once the chunk that used it is
+    committed it goes, and the next event derives from scratch, the same."""
+    db = tmp_path / "fpi.duckdb"
+    ensure_database(db)
+    with open_store(db) as store:
+        a = Applier("k", load_settings(), fixed_clock, store)
+        first = a.apply(_parsed([opened("X-1", T0, eid="o1")]), [])
+        touch = _parsed(
+            [ev("exception.touched", "X-1", T0 + H, eid="t1", action="call", human=True)],
+            first=10,
+        )
+        second = a.apply(touch, [])
+        assert a.hot["X-1"].replay is not None  # nothing committed yet: kept and extended
+        for delta in (first, second):
+            commit_delta(store.con, merge([delta]), append=True)
+            store.committed.update(committed_tags([delta]))
+        late = _parsed(
+            [ev("exception.touched", "X-1", T0 + 2 * H, eid="t2", action="call", human=True)],
+            first=20,
+        )
+        third = a.apply(late, [])  # forgets the committed replay first, then rebuilds it
+        assert len(a._replayed) == 1  # noqa: SLF001 - only the uncommitted chunk's entry
+    in_memory = Applier("k", load_settings(), fixed_clock)
+    for chunk in (_parsed([opened("X-1", T0, eid="o1")]), touch, late):
+        kept = in_memory.apply(chunk, [])
+    assert third.exceptions["X-1"] == kept.exceptions["X-1"]
+    assert third.versions["X-1"] == kept.versions["X-1"]
+
+
 def test_a_replayed_line_after_commit_is_dropped_silently(tmp_path: Path) -> None:
     db = tmp_path / "fpi.duckdb"
     ensure_database(db)

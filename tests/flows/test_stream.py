@@ -395,10 +395,12 @@ def test_kill_9_at_any_moment_then_a_restart_gives_the_uninterrupted_tables(
         got = query(killed, "SELECT coalesce(sum(next_offset), 0)::BIGINT FROM stream_offsets")
         return int(got[0][0])
 
-    for share in (0.15, 0.45, 0.75):  # kill -9 mid-stream: mid-commit, mid-publish, anywhere
+    # kill -9 mid-stream: mid-commit, mid-publish, anywhere (the published offsets
+    # lag the writer, and the flow reads fast: the last kill comes at half way)
+    for share in (0.1, 0.3, 0.5):
         p = _fpi_stream(killed, broker, topic)
         wait_for(lambda s=share: progress() >= s * total, timeout=120, every=0.05)
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, 0.2))
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(30)
     assert 0 < progress() < total  # the last kill landed mid-stream
