@@ -39,9 +39,7 @@ ADDED_SINCE_9DFB7F0 = {
     "pending_events": ["source_system"],
 }
 NEW_TABLES_SINCE_9DFB7F0 = {"sla_alerts", "alert_outbox", "flow_clock", "stream_offsets"}
-UNENFORCED = {
-    (t.name, "PRIMARY KEY", str(list(t.key))) for t in schema.TABLES if not t.enforced
-}
+UNENFORCED = {(t.name, "PRIMARY KEY", str(list(t.key))) for t in schema.TABLES if not t.enforced}
 """Primary keys a new database no longer declares (issue 9); an upgraded one keeps them."""
 
 
