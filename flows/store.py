@@ -324,14 +324,6 @@ class Store:
 
 
 WRITER_MEMORY_LIMIT = "512MB"
-STORE_ROW_GROUP_SIZE = 16_384
-"""Rows per row group in the store (DuckDB's default: 122,880). A micro-batch
-that appends at least one row group to a table is written straight to the
-file; smaller appends go to the WAL and are written a second time,
-compressed, by the checkpoint at commit — which cost more than everything
-else the writer did (issue 9: 567k event rows in 73k-row batches, 4.9 s vs
-2.8 s). Readers never scan the store (they read the published Parquet); its
-lookups go through indexes, so small row groups cost them nothing."""
 """DuckDB's memory cap for the writer's store (its cache of table blocks and
 indexes would otherwise grow with the history, up to 80 % of RAM); above it
 DuckDB evicts cached blocks and spills to ``<store>.tmp``."""
@@ -357,7 +349,7 @@ def prepare_store(con: duckdb.DuckDBPyConnection) -> None:
 def open_store(path: Path) -> Iterator[Store]:
     """Open the store at ``path`` (creating it) for a run; closed on exit.
 
-    Its tables are written in row groups of :data:`STORE_ROW_GROUP_SIZE`."""
-    with open_write(path, row_group_size=STORE_ROW_GROUP_SIZE) as con:
+    Its tables are written in row groups of ``core.db.STORE_ROW_GROUP_SIZE``."""
+    with open_write(path) as con:
         prepare_store(con)
         yield Store(con, path)
