@@ -308,7 +308,7 @@ class Applier:
         replay = hot.replay
         if replay is None or replay.clock is not clock:
             replay = hot.replay = Replay.of(hot.info.opened_us, hot.steps, clock)
-        if hot.replay_tag != self.tag:
+        if self.store is not None and hot.replay_tag != self.tag:  # (no store: nothing leaves)
             hot.replay_tag = self.tag
             self._replayed.append((self.tag, xid))
         d = derived[xid] = replay.derived()

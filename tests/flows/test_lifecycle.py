@@ -8,10 +8,18 @@ from hypothesis import strategies as st
 
 from core.calendar import WALL, Clock, parse_calendars
 from flows.lifecycle import (
+    ASSIGNED,
     CANCELLED,
+    CANCELLED_EV,
+    ESCALATED,
     OPEN,
     PAUSED,
+    PAUSED_EV,
+    REOPENED,
     RESOLVED,
+    RESOLVED_EV,
+    RESUMED,
+    TOUCHED,
     Derived,
     Replay,
     Step,
@@ -187,16 +195,7 @@ def test_unchanged_events_add_no_version() -> None:
     assert len(versions) == 1
 
 
-_KINDS = (
-    "touched",
-    "assigned",
-    "escalated",
-    "paused",
-    "resumed",
-    "resolved",
-    "reopened",
-    "cancelled",
-)
+_KINDS = (TOUCHED, ASSIGNED, ESCALATED, PAUSED_EV, RESUMED, RESOLVED_EV, REOPENED, CANCELLED_EV)
 
 
 def _replay_as_the_applier_does(opened: int, arrivals: list[Step], clock: Clock) -> Derived:
@@ -240,9 +239,9 @@ def test_feeding_steps_as_they_arrive_equals_deriving_them_all(
         Step(
             h * H,
             i,
-            f"exception.{kind}",
+            kind,
             human,
-            f"team-{level}" if kind == "assigned" else (level if kind == "escalated" else None),
+            f"team-{level}" if kind == ASSIGNED else (level if kind == ESCALATED else None),
             f"e{i}",
         )
         for i, (h, kind, human, level) in enumerate(raw)
