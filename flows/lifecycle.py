@@ -165,8 +165,9 @@ class Replay:
     def of(cls, opened_us: int, steps: list[Step], clock: Clock = WALL) -> Replay:
         """A replay of all of ``steps`` (in any order)."""
         replay = cls(opened_us, clock)
-        for step in sorted(steps, key=lambda s: order_key(s, opened_us)):
-            replay._apply(step, order_key(step, opened_us))
+        keyed = sorted(((order_key(s, opened_us), s) for s in steps), key=lambda ks: ks[0])
+        for key, step in keyed:
+            replay._apply(step, key)
         return replay
 
     def derived(self) -> Derived:
