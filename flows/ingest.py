@@ -278,7 +278,7 @@ def ingest(
         if on_progress is not None:
             on_progress(run.progress, total)
         if on_note is not None:
-            for fault in run.progress.faults:
+            for fault in (*run.progress.faults, *publisher.notes):
                 on_note(fault)
         after = counts(store.con)
         return IngestSummary(

@@ -38,6 +38,14 @@ views file, a counter that differs from the last published one (a crash
 between a commit and its publish), a manifest file that is gone, or a changed
 store schema leads to :meth:`Publisher.rebuild`: every table exported anew.
 
+Compaction is an optimisation: one that runs out of DuckDB's memory (the
+writer's cap) is dropped for the rest of the run, its parts kept as they are
+and a note left in :attr:`Publisher.notes`; the next run tries again. The
+staged rows of a publish are never dropped (that failure stops the run).
+Part files are written without DuckDB's insertion-order guarantee (rows of a
+part are a set; keeping the order cost twice the time and the memory when 16
+parts of 8.8M events were merged).
+
 Files no longer in any view are deleted only ``grace_seconds`` after they were
 retired (readers holding an older views file may still read them); files in
 the parts folder that no manifest row names (left by a crash mid-publish) are
@@ -126,6 +134,15 @@ class ArrowTable(Protocol):
         ...
 
 
+class _CompactionOutOfMemory(Exception):
+    """A compaction step ran out of DuckDB's memory (nothing of it was kept)."""
+
+    def __init__(self, table: str, cause: str) -> None:
+        super().__init__(f"{table}: {cause}")
+        self.table = table
+        self.cause = cause
+
+
 @dataclass(frozen=True, slots=True)
 class PartFile:
     """One published file: ``name`` relative to ``Layout.parts``.
@@ -191,6 +208,9 @@ class Publisher:
         self.max_compactions = max_compactions
         self.compression = compression
         self._staged: dict[str, list[ArrowTable]] = {}
+        self.notes: list[str] = []
+        """One line per compaction dropped for the rest of the run (out of memory)."""
+        self._compacting = True
         self._dirty = False
         self._live: dict[str, list[PartFile]] = {}
         self._retired: list[Retired] = []
@@ -280,8 +300,16 @@ class Publisher:
             for name, pieces in self._staged.items():
                 new.append(self._write_staged(name, pieces, gen, len(new)))
             live = self._live_after(new, retired)
-            for _ in range(self.max_compactions):
-                if not self._compact_once(live, gen, new, retired):
+            for _ in range(self.max_compactions if self._compacting else 0):
+                try:
+                    if not self._compact_once(live, gen, new, retired):
+                        break
+                except _CompactionOutOfMemory as exc:
+                    self._compacting = False
+                    self.notes.append(
+                        f"compacting the published {exc.table} files ran out of the writer's "
+                        f"memory; left for the next run ({exc.cause})"
+                    )
                     break
                 live = self._live_after(new, retired)
             self._commit(new, retired, gen, written)
@@ -428,21 +456,42 @@ class Publisher:
             for v in names:
                 self.store.unregister(v)
 
-    def _export(self, table: str, kind: str, tier: int, gen: int, n: int) -> PartFile:
+    def _export(
+        self, table: str, kind: str, tier: int, gen: int, n: int, *, compaction: bool = False
+    ) -> PartFile:
         """A full export of the store table ``table`` as one file."""
         cols = self._casts(table)
         sql = f"SELECT {cols} FROM {ident(self._catalog)}.main.{ident(table)}"  # noqa: S608
-        return self._copy(sql, table, kind, tier, gen, n)
+        copy = self._compaction if compaction else self._copy
+        return copy(sql, table, kind, tier, gen, n)
 
     def _copy(self, sql: str, table: str, kind: str, tier: int, gen: int, n: int) -> PartFile:
+        """``sql`` written as a new part file (rows in no particular order)."""
         label = f"{kind}-t{tier}" if kind == PART else kind
         f = PartFile(f"{table}/{label}-{gen:012d}-{n:03d}.parquet", table, kind, tier, gen, 0)
         path = self._path(f)
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows = self.store.execute(
-            f"COPY ({sql}) TO {lit(path)} (FORMAT parquet, COMPRESSION {self.compression})"
-        ).fetchall()
+        (ordered,) = self.store.execute(
+            "SELECT current_setting('preserve_insertion_order')"
+        ).fetchall()[0]
+        self.store.execute("SET preserve_insertion_order = false")
+        try:
+            rows = self.store.execute(
+                f"COPY ({sql}) TO {lit(path)} (FORMAT parquet, COMPRESSION {self.compression})"
+            ).fetchall()
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            self.store.execute(f"SET preserve_insertion_order = {bool(ordered)}")
         return PartFile(f.name, table, kind, tier, gen, int(rows[0][0]) if rows else 0)
+
+    def _compaction(self, sql: str, table: str, kind: str, tier: int, gen: int, n: int) -> PartFile:
+        """:meth:`_copy` for a compaction (out of memory: :class:`_CompactionOutOfMemory`)."""
+        try:
+            return self._copy(sql, table, kind, tier, gen, n)
+        except duckdb.OutOfMemoryException as exc:
+            raise _CompactionOutOfMemory(table, str(exc).strip().splitlines()[0]) from exc
 
     def _compact_once(
         self,
@@ -459,7 +508,7 @@ class Publisher:
             if not deltas:
                 continue
             if sum(f.rows for f in deltas) > max(self.fold_min_rows, self.fold_ratio * base_rows):
-                new.append(self._export(table, BASE, 0, gen, len(new)))
+                new.append(self._export(table, BASE, 0, gen, len(new), compaction=True))
                 retired.extend(files)
                 return True
             if len(deltas) > self.max_deltas:
@@ -468,7 +517,7 @@ class Publisher:
                     f"SELECT * FROM read_parquet({self._list(deltas)}) "  # noqa: S608
                     f"QUALIFY {GEN_COLUMN} = max({GEN_COLUMN}) OVER (PARTITION BY {key})"
                 )
-                merged = self._copy(sql, table, DELTA, 0, gen, len(new))
+                merged = self._compaction(sql, table, DELTA, 0, gen, len(new))
                 top = max(f.generation for f in deltas)
                 new.append(PartFile(merged.name, table, DELTA, 0, top, merged.rows))
                 retired.extend(deltas)
@@ -480,7 +529,7 @@ class Publisher:
                 if len(at) >= self.fanout:
                     group = at[: self.fanout]
                     sql = f"SELECT * FROM read_parquet({self._list(group)})"  # noqa: S608
-                    new.append(self._copy(sql, t.name, PART, tier + 1, gen, len(new)))
+                    new.append(self._compaction(sql, t.name, PART, tier + 1, gen, len(new)))
                     retired.extend(group)
                     return True
         return False

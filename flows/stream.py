@@ -188,8 +188,12 @@ def stream(
             report = on_status
 
             def tick() -> None:
+                shown = 0
                 while not done.wait(status_every):
                     report(status_line(live))
+                    for note in publisher.notes[shown:]:  # a compaction left for later
+                        report(note)
+                    shown = len(publisher.notes)
 
             ticker = threading.Thread(target=tick, name="fpi-stream-status", daemon=True)
             ticker.start()

@@ -280,3 +280,55 @@ def test_a_reader_in_this_process_sees_each_new_views_file(tmp_path: Path, store
         with open_read(pub.layout.views) as view:
             assert view.execute("SELECT count(*) FROM exception_events").fetchall() == [(i + 1,)]
     assert held.execute("SELECT count(*) FROM old.exception_events").fetchall() == [(0,)]
+
+
+class _NoMemoryForCompaction:
+    """The writer's connection, but every compaction's COPY (a merge of part
+    files or a fold's export of a store table) runs out of DuckDB's memory,
+    as a tier merge of 8.8M events did under the writer's 512 MB cap."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.tight = False
+        self.refused = 0
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        compaction = "read_parquet" in sql or ".main." in sql
+        if self.tight and sql.startswith("COPY") and compaction:
+            self.refused += 1
+            target = sql.rsplit(" TO '", 1)[1].split("'", 1)[0]
+            Path(target).write_bytes(b"PAR1 half-written")  # what DuckDB may leave
+            raise duckdb.OutOfMemoryException(
+                "Out of Memory Error: failed to allocate data of size 38.2 MiB"
+            )
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_a_compaction_out_of_memory_is_left_for_the_next_run(tmp_path: Path, store) -> None:
+    tight = _NoMemoryForCompaction(store)
+    kw = {"fanout": 3, "max_deltas": 2, "fold_min_rows": 30, "max_compactions": 2}
+    pub = make(tmp_path, tight, **kw)  # type: ignore[arg-type]
+    tight.tight = True
+    for step in range(6):
+        ids = range(step * 10, step * 10 + 10)
+        for t in APPEND_TABLES:
+            write(store, pub, t, ids)
+        write(store, pub, schema.ORDER_STATE, [*range(step * 3, step * 3 + 5), 1], v=step)
+        assert pub.publish()  # every publish of staged rows goes through
+    assert_same(pub.layout, store)
+    assert tight.refused == 1  # tried once, then left alone for the rest of the run
+    assert len(pub.notes) == 1
+    assert "ran out of the writer's memory; left for the next run" in pub.notes[0]
+    named = {f.name for fs in pub._live.values() for f in fs}  # noqa: SLF001
+    on_disk = {str(p.relative_to(pub.layout.parts)) for p in pub.layout.parts.rglob("*.parquet")}
+    assert on_disk == named  # the half-written file was removed
+    assert not any("part-t1" in n for n in named)
+    again = make(tmp_path, store, **kw)  # the next run (memory to spare) compacts
+    write(store, again, schema.EXCEPTION_EVENTS, range(100, 110))
+    again.publish()
+    assert_same(again.layout, store)
+    assert any("part-t1" in f.name for fs in again._live.values() for f in fs)  # noqa: SLF001
+    assert not again.notes
