@@ -189,7 +189,8 @@ def write_delta(con: duckdb.DuckDBPyConnection, d: Delta, *, append: bool = Fals
     upsert(schema.ORDER_EVENTS, d.order_events, verb=new_rows)
     if d.order_events:
         *merge_stmts, drop = order_state.merge_statements("batch")
-        with _registered(con, "batch", frame(schema.ORDER_EVENTS, d.order_events)):
+        # the rows just inserted (their frame is built once)
+        with _registered(con, "batch", staged[schema.ORDER_EVENTS.name]):
             for stmt in merge_stmts:
                 con.execute(stmt)
         staged[schema.ORDER_STATE.name] = _arrow(
