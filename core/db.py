@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 
 from . import schema
+from .order_state import BACKFILL as ORDER_STATE_BACKFILL
 from .order_state import ORDERS_VIEW, REBUILD_SQL
 
 SCHEMA_VERSION = "1"
@@ -56,6 +57,7 @@ _BACKFILL: dict[tuple[str, str], str] = {
     ("rejected_events", "source_system"): _SOURCE_SYSTEM_OF_RAW,
     ("duplicate_events", "source_system"): _SOURCE_SYSTEM_OF_RAW,
     ("pending_events", "source_system"): _SOURCE_SYSTEM_OF_RAW.replace("raw", "payload"),
+    **{(schema.ORDER_STATE.name, c): fill for c, fill in ORDER_STATE_BACKFILL.items()},
 }
 """How a column added to an existing table is filled for its old rows (else NULL)."""
 

@@ -8,7 +8,11 @@ One row per ``order_id`` folded from all its accepted order milestones:
   lane, carrier, tier, source system, promise): the latest ``order.released``;
 * ``delivered_at`` / ``delivery_seq`` / ``in_full``: the latest ``order.delivered``;
 * ``ship_at`` / ``ship_seq`` / ``ship_carrier``: the latest ``order.shipped``
-  that names a carrier.
+  that names a carrier;
+* ``first_delivered_at`` / ``first_ship_at``: the earliest ``order.delivered``
+  and the earliest ``order.shipped`` that names a carrier (with ``released_at``
+  and ``release_at``, they tell whether an order's state as of a past T can be
+  read from its row: see :data:`NEEDS_REPLAY`).
 
 "Latest" is by ``occurred_at``, ties by arrival (``arrival_seq``), as
 ``events.md`` orders events. The fold is a merge of per-event states with
@@ -17,9 +21,12 @@ same event twice changes nothing: the sink merges each micro-batch into the
 existing rows (idempotent under Bytewax's at-least-once delivery).
 
 The table is the state as of the *latest* data. For an order whose
-``last_event_at`` is ≤ T it is also the state as of T; the order KPIs read it
-for those orders and replay ``order_events`` only for orders with events after
-T (``metrics.query``).
+``last_event_at`` is ≤ T it is also the state as of T. For an order with
+events on both sides of T it still is, read with T (a time after T counts as
+absent), unless T falls between the first and the latest event of a kind the
+state keeps the latest of (two releases, two deliveries or two shipments
+naming a carrier on both sides of T): only those orders are replayed from
+``order_events`` (:data:`NEEDS_REPLAY`, ``metrics.working_set``).
 
 The ``orders`` view (:data:`ORDERS_VIEW`, for BI tools) reads this table, so
 it shows the same fold with the same tie-breaks.
@@ -61,7 +68,9 @@ def _project(source: str) -> str:
         CASE WHEN d THEN in_full END AS in_full,
         CASE WHEN s THEN occurred_at END AS ship_at,
         CASE WHEN s THEN arrival_seq END AS ship_seq,
-        CASE WHEN s THEN carrier END AS ship_carrier
+        CASE WHEN s THEN carrier END AS ship_carrier,
+        CASE WHEN d THEN occurred_at END AS first_delivered_at,
+        CASE WHEN s THEN occurred_at END AS first_ship_at
     FROM (
         SELECT *, event_type = 'order.released' AS r, event_type = 'order.delivered' AS d,
                event_type = 'order.shipped' AND carrier IS NOT NULL AS s
@@ -87,7 +96,8 @@ def _fold(states: str) -> str:
         max(last_event_at) AS last_event_at, min(released_at) AS released_at,
         {_latest("release_at", "rk", _RELEASE)},
         {_latest("delivered_at", "dk", _DELIVERY)},
-        {_latest("ship_at", "sk", _SHIP)}
+        {_latest("ship_at", "sk", _SHIP)},
+        min(first_delivered_at) AS first_delivered_at, min(first_ship_at) AS first_ship_at
     FROM (
         SELECT *, {_key("release_at", "release_seq")} AS rk,
                {_key("delivered_at", "delivery_seq")} AS dk,
@@ -95,6 +105,21 @@ def _fold(states: str) -> str:
         FROM ({states})
     ) GROUP BY order_id"""  # noqa: S608 - constants only
 
+
+def _first_of(kind: str) -> str:
+    """SQL: the earliest ``occurred_at`` among an ``order_state`` row's order events of ``kind``."""
+    return (
+        "(SELECT min(e.occurred_at) FROM order_events e "  # noqa: S608 - constants
+        f"WHERE e.order_id = order_state.order_id AND {kind})"
+    )
+
+
+BACKFILL: dict[str, str] = {
+    "first_delivered_at": _first_of("e.event_type = 'order.delivered'"),
+    "first_ship_at": _first_of("e.event_type = 'order.shipped' AND e.carrier IS NOT NULL"),
+}
+"""How the columns added to ``order_state`` after its first release are filled
+for the rows of an existing database (from its ``order_events``)."""
 
 MERGED = "order_state_merge"
 """The temporary table :func:`merge_statements` folds a batch's orders into
@@ -125,6 +150,18 @@ def replay_sql(events: str) -> str:
 REBUILD_SQL = f"INSERT INTO {ORDER_STATE.name} BY NAME {replay_sql(ORDER_EVENTS.name)}"
 """Every row from ``order_events``, into an empty ``order_state`` (backfills a
 database made before the table)."""
+
+NEEDS_REPLAY = """(coalesce(release_at > $t, false)
+    OR (coalesce(delivered_at > $t, false) AND coalesce(first_delivered_at <= $t, true))
+    OR (coalesce(ship_at > $t, false) AND coalesce(first_ship_at <= $t, true)))"""
+"""SQL over an ``order_state`` row released by ``$t`` (``released_at <= $t``):
+true when its state as of ``$t`` cannot be read from the row — a kind whose
+latest event the row keeps (release, delivery, shipment naming a carrier) has
+events on both sides of ``$t``. Otherwise, as of ``$t``, the row's release is
+the latest (``release_at <= $t``), and its delivery and carrier shipment are
+the latest when at or before ``$t`` and none when after (then every one of
+that kind is after ``$t``). A row whose first times are unknown (NULL: not
+written by this release) is replayed."""
 
 CARRIER = f"coalesce(carrier, ship_carrier, '{NO_CARRIER}')"
 """An order's carrier over ``order_state`` columns: its latest release's, else its

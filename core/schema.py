@@ -427,6 +427,8 @@ ORDER_STATE = Table(
         Column("ship_at", TIMESTAMPTZ),
         Column("ship_seq", BIGINT),
         Column("ship_carrier", VARCHAR),
+        Column("first_delivered_at", TIMESTAMPTZ),
+        Column("first_ship_at", TIMESTAMPTZ),
     ),
     key=("order_id",),
 )

@@ -108,7 +108,7 @@ def order_kpis(
     cond = filter_sql(where or {}, ORDER_COLUMNS, params)
     if cond is None:
         return dict.fromkeys(ORDER_KPIS)
-    sql = working_set.orders("'all'", cond)
+    sql = working_set.orders("'all'", cond, firsts=query.has_order_firsts(con))
     rows = fetch_pl(con, f"WITH {sql} {query.order_kpis_sql()}", params).to_dicts()
     row = rows[0] if rows else {}
     return {k: (float(v) if (v := row.get(k)) is not None else None) for k in ORDER_KPIS}

@@ -78,6 +78,18 @@ r AS ({grouped(rev, "ro")})
 SELECT k.*, {rev_cols} FROM k LEFT JOIN r ON k.grp IS NOT DISTINCT FROM r.grp"""  # noqa: S608
 
 
+def has_order_firsts(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``order_state`` keeps its first delivery and carrier shipment
+    times (a database of an earlier release read without an upgrade does not:
+    its straddling orders are all replayed, ``working_set.orders(firsts=False)``)."""
+    row = fetch_row(
+        con,
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'order_state' AND column_name = 'first_ship_at'",
+    )
+    return bool(row and row[0])
+
+
 def order_kpis_sql() -> str:
     """The order KPIs over ``of`` (needs the CTEs of ``working_set.orders``)."""
     return grouped(of_source("orders"), "of")
@@ -126,11 +138,18 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
     or the writer's ``flow_clock.data_clock`` when that is later (a live flow that
     is caught up runs it on the wall clock of its heartbeats). None for a database
     with neither (no accepted event, no clock written yet). A database written
-    before ``flow_clock`` existed has events only."""
-    (us,) = fetch_row(con, "SELECT epoch_us(max(occurred_at)) FROM exception_events")
-    events = from_us(int(str(us))) if us is not None else None
+    before ``flow_clock`` existed has events only.
+
+    With a writer's clock, only events after it are looked for (the Parquet
+    parts' statistics skip the rest): the result is the same maximum."""
     status = flow_status(con)
     flow = status.data_clock if status is not None else None
+    sql = "SELECT epoch_us(max(occurred_at)) FROM exception_events"
+    if flow is None:
+        (us,) = fetch_row(con, sql)
+    else:
+        (us,) = fetch_row(con, f"{sql} WHERE occurred_at > $flow", {"flow": flow})
+    events = from_us(int(str(us))) if us is not None else None
     if events is None or flow is None:
         return events if flow is None else flow
     return max(events, flow)
@@ -177,7 +196,7 @@ def compute(
     o_grp = group_sql(by, ORDER_COLUMNS)
     order_df: pl.DataFrame | None = None
     if o_where is not None and o_grp is not None:
-        o_sql = working_set.orders(o_grp, o_where)
+        o_sql = working_set.orders(o_grp, o_where, firsts=has_order_firsts(con))
         order_df = fetch_pl(con, f"WITH {o_sql} {order_kpis_sql()}", params)
     return _assemble(exc, order_df, by, extras)
 

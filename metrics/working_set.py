@@ -36,7 +36,7 @@
 
 from __future__ import annotations
 
-from core.order_state import CARRIER, replay_sql
+from core.order_state import CARRIER, NEEDS_REPLAY, NO_CARRIER, replay_sql
 
 from .sla_clock import CLOCK_CTE, CLOCK_JOIN, WORKING_SINCE_START
 
@@ -99,12 +99,18 @@ AT_RISK_ORDERS = """ro AS (
 """Needs ``xf``; see the module docstring."""
 
 
-def orders(grp: str, where: str) -> str:
+def orders(grp: str, where: str, *, firsts: bool = True) -> str:
     """The CTEs ending in ``of`` (see the module docstring), as of ``$t`` over ``[$from, $t)``.
 
     ``grp`` and ``where`` use the order columns of the dimension registry.
+    An order with events on both sides of ``$t`` is read from its
+    ``order_state`` row with ``$t`` (a time after ``$t`` counts as absent)
+    unless ``core.order_state.NEEDS_REPLAY``: only those are replayed from
+    their events up to ``$t``. ``firsts=False`` (a database written before
+    ``order_state`` kept its first times) replays every such order.
     """
     replay = replay_sql("oe")
+    needs = NEEDS_REPLAY if firsts else "true"
     # grp and where are built from the dimension registry only
     return f"""settled AS (
     -- orders with no event after T: their latest state is their state as of T
@@ -116,10 +122,25 @@ def orders(grp: str, where: str) -> str:
       AND ((released_at >= $from AND released_at < $t)
            OR (delivered_at >= $from AND delivered_at < $t))
 ),
+straddling AS MATERIALIZED (
+    -- orders released by T with events after it
+    SELECT *, {needs} AS needs_replay
+    FROM order_state WHERE last_event_at > $t AND released_at <= $t
+),
+direct AS (
+    -- ... whose row, read with T, is their state as of T
+    SELECT order_id, site, lane,
+           coalesce(carrier, CASE WHEN ship_at <= $t THEN ship_carrier END, '{NO_CARRIER}')
+               AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           CASE WHEN delivered_at <= $t THEN delivered_at END AS delivered_at,
+           CASE WHEN delivered_at <= $t THEN in_full END AS in_full
+    FROM straddling WHERE NOT needs_replay
+),
 oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
+    -- ... and the others, replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
+        SELECT order_id FROM straddling WHERE needs_replay)
 ),
 replayed AS (
     SELECT order_id, site, lane, {CARRIER} AS carrier,
@@ -127,7 +148,10 @@ replayed AS (
            delivered_at, in_full
     FROM ({replay}) WHERE released_at IS NOT NULL
 ),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
+o AS (
+    SELECT * FROM settled UNION ALL BY NAME SELECT * FROM direct
+    UNION ALL BY NAME SELECT * FROM replayed
+),
 of AS (
     -- only orders delivered or released in [from, T) count (and make groups)
     SELECT * FROM (

@@ -13,9 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.db import init_schema
+from core.db import fetch_pl, init_schema
 from core.layout import Layout
-from core.order_state import REBUILD_SQL
+from core.order_state import NEEDS_REPLAY, REBUILD_SQL
+from metrics import working_set
 from metrics.query import Window, compute
 from tests.streams import T0, ev, ingest_events, iso, opened, released, table
 
@@ -320,3 +321,51 @@ def test_the_orders_view_folds_like_order_state_ties_by_arrival(tmp_path: Path, 
     )
     ties = sum(1 for n in same_time.values() if n > 1)
     assert ties > 10  # the stream does exercise the tie-break
+
+
+def _as_of_rows(con: duckdb.DuckDBPyConnection, t: datetime, *, firsts: bool) -> list[tuple]:
+    sql = working_set.orders("'all'", "TRUE", firsts=firsts)
+    query = f"WITH {sql} SELECT * FROM o ORDER BY order_id"  # noqa: S608 - constants
+    return fetch_pl(con, query, {"t": t, "from": t - timedelta(days=7)}).rows()
+
+
+@pytest.mark.parametrize("stream", ["orders", "ties"])
+def test_straddling_orders_read_from_their_rows_equal_a_full_replay(
+    tmp_path: Path, stream: str
+) -> None:
+    """As of any T, the orders read from ``order_state`` with T (``direct``)
+    and the few replayed give exactly what replaying every order with events
+    on both sides of T gives; both paths are taken."""
+    rng = random.Random(31)
+    events = order_stream(rng, 60) if stream == "orders" else tie_stream(rng, 60)
+    db = _ingest_in_runs(tmp_path, events, 2)
+    times = sorted({datetime.fromisoformat(e["occurred_at"]) for e in events})
+    probes = [*times, *(t + timedelta(seconds=1) for t in times), times[0] - timedelta(1)]
+    paths: Counter[str] = Counter()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for t in probes:
+            assert _as_of_rows(con, t, firsts=True) == _as_of_rows(con, t, firsts=False), t
+            straddling = con.execute(
+                f"SELECT {NEEDS_REPLAY} FROM order_state "  # noqa: S608 - constants
+                "WHERE last_event_at > $t AND released_at <= $t",
+                {"t": t},
+            ).fetchall()
+            paths.update("replayed" if r[0] else "direct" for r in straddling)
+    finally:
+        con.close()
+    assert paths["direct"] > 50 and paths["replayed"] > 10, paths
+
+
+def test_first_times_are_backfilled_when_a_database_is_upgraded(tmp_path: Path) -> None:
+    db = _ingest_in_runs(tmp_path, tie_stream(random.Random(7)), 2)
+    con = duckdb.connect(str(Layout(db).store))  # the writer's store
+    try:
+        before = con.sql(STATE).pl().rows()
+        assert any(r[-1] is not None for r in before) and any(r[-2] is not None for r in before)
+        con.execute("ALTER TABLE order_state DROP COLUMN first_delivered_at")
+        con.execute("ALTER TABLE order_state DROP COLUMN first_ship_at")
+        init_schema(con)
+        assert con.sql(STATE).pl().rows() == before
+    finally:
+        con.close()

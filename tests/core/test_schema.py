@@ -37,6 +37,7 @@ ADDED_SINCE_9DFB7F0 = {
     "rejected_events": ["source_system"],
     "duplicate_events": ["source_system"],
     "pending_events": ["source_system"],
+    "order_state": ["first_delivered_at", "first_ship_at"],
 }
 NEW_TABLES_SINCE_9DFB7F0 = {"sla_alerts", "alert_outbox", "flow_clock", "stream_offsets"}
 UNENFORCED = {(t.name, "PRIMARY KEY", str(list(t.key))) for t in schema.TABLES if not t.enforced}

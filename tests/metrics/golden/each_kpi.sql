@@ -851,10 +851,27 @@ WITH settled AS (
       AND ((released_at >= $from AND released_at < $t)
            OR (delivered_at >= $from AND delivered_at < $t))
 ),
+straddling AS MATERIALIZED (
+    -- orders released by T with events after it
+    SELECT *, (coalesce(release_at > $t, false)
+    OR (coalesce(delivered_at > $t, false) AND coalesce(first_delivered_at <= $t, true))
+    OR (coalesce(ship_at > $t, false) AND coalesce(first_ship_at <= $t, true))) AS needs_replay
+    FROM order_state WHERE last_event_at > $t AND released_at <= $t
+),
+direct AS (
+    -- ... whose row, read with T, is their state as of T
+    SELECT order_id, site, lane,
+           coalesce(carrier, CASE WHEN ship_at <= $t THEN ship_carrier END, '(none)')
+               AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           CASE WHEN delivered_at <= $t THEN delivered_at END AS delivered_at,
+           CASE WHEN delivered_at <= $t THEN in_full END AS in_full
+    FROM straddling WHERE NOT needs_replay
+),
 oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
+    -- ... and the others, replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
+        SELECT order_id FROM straddling WHERE needs_replay)
 ),
 replayed AS (
     SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
@@ -876,7 +893,8 @@ arg_max_null(delivery_seq, dk) FILTER (dk IS NOT NULL) AS delivery_seq,
 arg_max_null(in_full, dk) FILTER (dk IS NOT NULL) AS in_full,
         arg_max_null(ship_at, sk) FILTER (sk IS NOT NULL) AS ship_at,
 arg_max_null(ship_seq, sk) FILTER (sk IS NOT NULL) AS ship_seq,
-arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier
+arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier,
+        min(first_delivered_at) AS first_delivered_at, min(first_ship_at) AS first_ship_at
     FROM (
         SELECT *, epoch_us(release_at)::HUGEINT * 9223372036854775808 + release_seq AS rk,
                epoch_us(delivered_at)::HUGEINT * 9223372036854775808 + delivery_seq AS dk,
@@ -897,7 +915,9 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
         CASE WHEN d THEN in_full END AS in_full,
         CASE WHEN s THEN occurred_at END AS ship_at,
         CASE WHEN s THEN arrival_seq END AS ship_seq,
-        CASE WHEN s THEN carrier END AS ship_carrier
+        CASE WHEN s THEN carrier END AS ship_carrier,
+        CASE WHEN d THEN occurred_at END AS first_delivered_at,
+        CASE WHEN s THEN occurred_at END AS first_ship_at
     FROM (
         SELECT *, event_type = 'order.released' AS r, event_type = 'order.delivered' AS d,
                event_type = 'order.shipped' AND carrier IS NOT NULL AS s
@@ -905,7 +925,10 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
     ))
     ) GROUP BY order_id) WHERE released_at IS NOT NULL
 ),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
+o AS (
+    SELECT * FROM settled UNION ALL BY NAME SELECT * FROM direct
+    UNION ALL BY NAME SELECT * FROM replayed
+),
 of AS (
     -- only orders delivered or released in [from, T) count (and make groups)
     SELECT * FROM (
@@ -932,10 +955,27 @@ WITH settled AS (
       AND ((released_at >= $from AND released_at < $t)
            OR (delivered_at >= $from AND delivered_at < $t))
 ),
+straddling AS MATERIALIZED (
+    -- orders released by T with events after it
+    SELECT *, (coalesce(release_at > $t, false)
+    OR (coalesce(delivered_at > $t, false) AND coalesce(first_delivered_at <= $t, true))
+    OR (coalesce(ship_at > $t, false) AND coalesce(first_ship_at <= $t, true))) AS needs_replay
+    FROM order_state WHERE last_event_at > $t AND released_at <= $t
+),
+direct AS (
+    -- ... whose row, read with T, is their state as of T
+    SELECT order_id, site, lane,
+           coalesce(carrier, CASE WHEN ship_at <= $t THEN ship_carrier END, '(none)')
+               AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           CASE WHEN delivered_at <= $t THEN delivered_at END AS delivered_at,
+           CASE WHEN delivered_at <= $t THEN in_full END AS in_full
+    FROM straddling WHERE NOT needs_replay
+),
 oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
+    -- ... and the others, replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
+        SELECT order_id FROM straddling WHERE needs_replay)
 ),
 replayed AS (
     SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
@@ -957,7 +997,8 @@ arg_max_null(delivery_seq, dk) FILTER (dk IS NOT NULL) AS delivery_seq,
 arg_max_null(in_full, dk) FILTER (dk IS NOT NULL) AS in_full,
         arg_max_null(ship_at, sk) FILTER (sk IS NOT NULL) AS ship_at,
 arg_max_null(ship_seq, sk) FILTER (sk IS NOT NULL) AS ship_seq,
-arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier
+arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier,
+        min(first_delivered_at) AS first_delivered_at, min(first_ship_at) AS first_ship_at
     FROM (
         SELECT *, epoch_us(release_at)::HUGEINT * 9223372036854775808 + release_seq AS rk,
                epoch_us(delivered_at)::HUGEINT * 9223372036854775808 + delivery_seq AS dk,
@@ -978,7 +1019,9 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
         CASE WHEN d THEN in_full END AS in_full,
         CASE WHEN s THEN occurred_at END AS ship_at,
         CASE WHEN s THEN arrival_seq END AS ship_seq,
-        CASE WHEN s THEN carrier END AS ship_carrier
+        CASE WHEN s THEN carrier END AS ship_carrier,
+        CASE WHEN d THEN occurred_at END AS first_delivered_at,
+        CASE WHEN s THEN occurred_at END AS first_ship_at
     FROM (
         SELECT *, event_type = 'order.released' AS r, event_type = 'order.delivered' AS d,
                event_type = 'order.shipped' AND carrier IS NOT NULL AS s
@@ -986,7 +1029,10 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
     ))
     ) GROUP BY order_id) WHERE released_at IS NOT NULL
 ),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
+o AS (
+    SELECT * FROM settled UNION ALL BY NAME SELECT * FROM direct
+    UNION ALL BY NAME SELECT * FROM replayed
+),
 of AS (
     -- only orders delivered or released in [from, T) count (and make groups)
     SELECT * FROM (
@@ -1013,10 +1059,27 @@ WITH settled AS (
       AND ((released_at >= $from AND released_at < $t)
            OR (delivered_at >= $from AND delivered_at < $t))
 ),
+straddling AS MATERIALIZED (
+    -- orders released by T with events after it
+    SELECT *, (coalesce(release_at > $t, false)
+    OR (coalesce(delivered_at > $t, false) AND coalesce(first_delivered_at <= $t, true))
+    OR (coalesce(ship_at > $t, false) AND coalesce(first_ship_at <= $t, true))) AS needs_replay
+    FROM order_state WHERE last_event_at > $t AND released_at <= $t
+),
+direct AS (
+    -- ... whose row, read with T, is their state as of T
+    SELECT order_id, site, lane,
+           coalesce(carrier, CASE WHEN ship_at <= $t THEN ship_carrier END, '(none)')
+               AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           CASE WHEN delivered_at <= $t THEN delivered_at END AS delivered_at,
+           CASE WHEN delivered_at <= $t THEN in_full END AS in_full
+    FROM straddling WHERE NOT needs_replay
+),
 oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
+    -- ... and the others, replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
+        SELECT order_id FROM straddling WHERE needs_replay)
 ),
 replayed AS (
     SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
@@ -1038,7 +1101,8 @@ arg_max_null(delivery_seq, dk) FILTER (dk IS NOT NULL) AS delivery_seq,
 arg_max_null(in_full, dk) FILTER (dk IS NOT NULL) AS in_full,
         arg_max_null(ship_at, sk) FILTER (sk IS NOT NULL) AS ship_at,
 arg_max_null(ship_seq, sk) FILTER (sk IS NOT NULL) AS ship_seq,
-arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier
+arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier,
+        min(first_delivered_at) AS first_delivered_at, min(first_ship_at) AS first_ship_at
     FROM (
         SELECT *, epoch_us(release_at)::HUGEINT * 9223372036854775808 + release_seq AS rk,
                epoch_us(delivered_at)::HUGEINT * 9223372036854775808 + delivery_seq AS dk,
@@ -1059,7 +1123,9 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
         CASE WHEN d THEN in_full END AS in_full,
         CASE WHEN s THEN occurred_at END AS ship_at,
         CASE WHEN s THEN arrival_seq END AS ship_seq,
-        CASE WHEN s THEN carrier END AS ship_carrier
+        CASE WHEN s THEN carrier END AS ship_carrier,
+        CASE WHEN d THEN occurred_at END AS first_delivered_at,
+        CASE WHEN s THEN occurred_at END AS first_ship_at
     FROM (
         SELECT *, event_type = 'order.released' AS r, event_type = 'order.delivered' AS d,
                event_type = 'order.shipped' AND carrier IS NOT NULL AS s
@@ -1067,7 +1133,10 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
     ))
     ) GROUP BY order_id) WHERE released_at IS NOT NULL
 ),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
+o AS (
+    SELECT * FROM settled UNION ALL BY NAME SELECT * FROM direct
+    UNION ALL BY NAME SELECT * FROM replayed
+),
 of AS (
     -- only orders delivered or released in [from, T) count (and make groups)
     SELECT * FROM (
@@ -1094,10 +1163,27 @@ WITH settled AS (
       AND ((released_at >= $from AND released_at < $t)
            OR (delivered_at >= $from AND delivered_at < $t))
 ),
+straddling AS MATERIALIZED (
+    -- orders released by T with events after it
+    SELECT *, (coalesce(release_at > $t, false)
+    OR (coalesce(delivered_at > $t, false) AND coalesce(first_delivered_at <= $t, true))
+    OR (coalesce(ship_at > $t, false) AND coalesce(first_ship_at <= $t, true))) AS needs_replay
+    FROM order_state WHERE last_event_at > $t AND released_at <= $t
+),
+direct AS (
+    -- ... whose row, read with T, is their state as of T
+    SELECT order_id, site, lane,
+           coalesce(carrier, CASE WHEN ship_at <= $t THEN ship_carrier END, '(none)')
+               AS carrier,
+           customer_tier, source_system, promised_delivery_at, released_at,
+           CASE WHEN delivered_at <= $t THEN delivered_at END AS delivered_at,
+           CASE WHEN delivered_at <= $t THEN in_full END AS in_full
+    FROM straddling WHERE NOT needs_replay
+),
 oe AS MATERIALIZED (
-    -- orders with events on both sides of T are replayed from their events up to T
+    -- ... and the others, replayed from their events up to T
     SELECT * FROM order_events WHERE occurred_at <= $t AND order_id IN (
-        SELECT order_id FROM order_state WHERE last_event_at > $t AND first_event_at <= $t)
+        SELECT order_id FROM straddling WHERE needs_replay)
 ),
 replayed AS (
     SELECT order_id, site, lane, coalesce(carrier, ship_carrier, '(none)') AS carrier,
@@ -1119,7 +1205,8 @@ arg_max_null(delivery_seq, dk) FILTER (dk IS NOT NULL) AS delivery_seq,
 arg_max_null(in_full, dk) FILTER (dk IS NOT NULL) AS in_full,
         arg_max_null(ship_at, sk) FILTER (sk IS NOT NULL) AS ship_at,
 arg_max_null(ship_seq, sk) FILTER (sk IS NOT NULL) AS ship_seq,
-arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier
+arg_max_null(ship_carrier, sk) FILTER (sk IS NOT NULL) AS ship_carrier,
+        min(first_delivered_at) AS first_delivered_at, min(first_ship_at) AS first_ship_at
     FROM (
         SELECT *, epoch_us(release_at)::HUGEINT * 9223372036854775808 + release_seq AS rk,
                epoch_us(delivered_at)::HUGEINT * 9223372036854775808 + delivery_seq AS dk,
@@ -1140,7 +1227,9 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
         CASE WHEN d THEN in_full END AS in_full,
         CASE WHEN s THEN occurred_at END AS ship_at,
         CASE WHEN s THEN arrival_seq END AS ship_seq,
-        CASE WHEN s THEN carrier END AS ship_carrier
+        CASE WHEN s THEN carrier END AS ship_carrier,
+        CASE WHEN d THEN occurred_at END AS first_delivered_at,
+        CASE WHEN s THEN occurred_at END AS first_ship_at
     FROM (
         SELECT *, event_type = 'order.released' AS r, event_type = 'order.delivered' AS d,
                event_type = 'order.shipped' AND carrier IS NOT NULL AS s
@@ -1148,7 +1237,10 @@ CASE WHEN r THEN promised_delivery_at END AS promised_delivery_at,
     ))
     ) GROUP BY order_id) WHERE released_at IS NOT NULL
 ),
-o AS (SELECT * FROM settled UNION ALL BY NAME SELECT * FROM replayed),
+o AS (
+    SELECT * FROM settled UNION ALL BY NAME SELECT * FROM direct
+    UNION ALL BY NAME SELECT * FROM replayed
+),
 of AS (
     -- only orders delivered or released in [from, T) count (and make groups)
     SELECT * FROM (
