@@ -28,16 +28,20 @@ def dimension_values(
     names = [dimension(d).name for d in dims]
     if not names:
         return {}
-    # dimension names and columns come from the registry, never from input
-    parts = [
-        f"SELECT '{n}' AS dimension, {col} AS value, count(*) AS exceptions "  # noqa: S608
-        f"FROM exceptions GROUP BY {col}"
-        for n in names
-        for col in (EXCEPTION_COLUMNS[n],)
-    ]
-    df = fetch_pl(con, " UNION ALL ".join(parts))
-    out: dict[str, list[str]] = {n: [] for n in names}
-    for d, v in df.select(["dimension", "value"]).iter_rows():
+    # dimension names and columns come from the registry, never from input:
+    # one scan of exceptions, one grouping set per column
+    cols = list(dict.fromkeys(EXCEPTION_COLUMNS[n] for n in names))
+    which = " ".join(f"WHEN NOT grouping({c}) THEN '{c}'" for c in cols)
+    value = f"coalesce({', '.join(f'CAST({c} AS VARCHAR)' for c in cols)})"
+    sets = ", ".join(f"({c})" for c in cols)
+    df = fetch_pl(
+        con,
+        f"SELECT CASE {which} END AS col, {value} AS value, count(*) AS exceptions "  # noqa: S608
+        f"FROM exceptions GROUP BY GROUPING SETS ({sets})",
+    )
+    values: dict[str, list[str]] = {c: [] for c in cols}
+    for c, v in df.select(["col", "value"]).iter_rows():
         if v is not None:
-            out[d].append(str(v))
+            values[c].append(str(v))
+    out = {n: values[EXCEPTION_COLUMNS[n]] for n in names}
     return {d: sorted(vs) for d, vs in out.items()}

@@ -72,25 +72,39 @@ def grid(
     return [as_of - k * step for k in range(n - 1, -1, -1)]
 
 
+def grid_bounds(points: list[datetime], step: timedelta) -> dict[str, object]:
+    """The parameters of :data:`GRID_VERSIONS` besides the grid (``points``, oldest first)."""
+    return {"t_first": points[0], "t_last": points[-1], "from_first": points[0] - step}
+
+
 GRID_VERSIONS = """grid AS (
     SELECT unnest($ts::TIMESTAMPTZ[]) AS t, unnest($froms::TIMESTAMPTZ[]) AS t_from
 ),
+-- in force at some grid time: the range joins below only see these versions
+-- ($t_first / $t_last: the first and last grid times; $from_first: the first bucket's start)
+gv AS (
+    SELECT * FROM exception_versions
+    WHERE valid_from <= $t_last::TIMESTAMPTZ
+      AND coalesce(valid_to, 'infinity'::TIMESTAMPTZ) > $t_first::TIMESTAMPTZ
+),
 vo AS (
-    SELECT g.t, g.t_from, ev.* FROM grid g JOIN exception_versions ev
+    SELECT g.t, g.t_from, ev.* FROM grid g JOIN gv ev
       ON ev.valid_from <= g.t AND coalesce(ev.valid_to, 'infinity'::TIMESTAMPTZ) > g.t
     WHERE ev.status IN ('open', 'paused')
 ),
 vr AS (
-    SELECT g.t, g.t_from, ev.* FROM grid g JOIN exception_versions ev
+    SELECT g.t, g.t_from, ev.* FROM grid g JOIN gv ev
       ON ev.resolved_at >= g.t_from AND ev.resolved_at < g.t
      AND ev.valid_from <= g.t AND coalesce(ev.valid_to, 'infinity'::TIMESTAMPTZ) > g.t
-    WHERE ev.status = 'resolved'
+    WHERE ev.status = 'resolved' AND ev.resolved_at >= $from_first::TIMESTAMPTZ
+      AND ev.resolved_at < $t_last::TIMESTAMPTZ
 ),
 vc AS (
-    SELECT g.t, g.t_from, ev.* FROM grid g JOIN exception_versions ev
+    SELECT g.t, g.t_from, ev.* FROM grid g JOIN gv ev
       ON ev.cancelled_at >= g.t_from AND ev.cancelled_at < g.t
      AND ev.valid_from <= g.t AND coalesce(ev.valid_to, 'infinity'::TIMESTAMPTZ) > g.t
-    WHERE ev.status = 'cancelled'
+    WHERE ev.status = 'cancelled' AND ev.cancelled_at >= $from_first::TIMESTAMPTZ
+      AND ev.cancelled_at < $t_last::TIMESTAMPTZ
 ),
 op AS MATERIALIZED (
     SELECT g.t, g.t_from, e.exception_id FROM grid g JOIN exceptions e
@@ -132,7 +146,11 @@ def trend(
     """
     step = grain_delta(grain)
     points = grid(as_of, start, step, max_points)
-    params: dict[str, object] = {"ts": points, "froms": [t - step for t in points]}
+    params: dict[str, object] = {
+        "ts": points,
+        "froms": [t - step for t in points],
+        **grid_bounds(points, step),
+    }
     cond = filter_sql(where or {}, EXCEPTION_COLUMNS, params)
     assert cond is not None  # every dimension has an exception column
     ctes = working_set.exceptions(GRID_VERSIONS, "t", cond, materialized=True)
