@@ -31,7 +31,7 @@ def dimension_values(
     # dimension names and columns come from the registry, never from input:
     # one scan of exceptions, one grouping set per column
     cols = list(dict.fromkeys(EXCEPTION_COLUMNS[n] for n in names))
-    which = " ".join(f"WHEN NOT grouping({c}) THEN '{c}'" for c in cols)
+    which = " ".join(f"WHEN grouping({c}) = 0 THEN '{c}'" for c in cols)
     value = f"coalesce({', '.join(f'CAST({c} AS VARCHAR)' for c in cols)})"
     sets = ", ".join(f"({c})" for c in cols)
     df = fetch_pl(
